@@ -1,0 +1,321 @@
+//! The command line: clap [`Args`] (raw flags with `DOCK_*` environment fallbacks) validated once into a
+//! typed [`Config`]. Contract: `dock-cli.md`. Options end at the first word that is not an option;
+//! everything after it belongs to the child, untouched.
+//!
+//! Registers nothing.
+
+pub mod values;
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::builder::FalseyValueParser;
+use clap::{ArgAction, Parser};
+use thiserror::Error;
+
+pub use values::{Color, HookUrl, IoTarget, Prefix};
+
+/// Raw flags as clap parses them; see [`Config`] for the validated form.
+#[derive(Debug, Parser)]
+#[command(
+    name = "dock",
+    version,
+    about = "A micro init for containers: runs COMMAND as PID 1, forwards signals, reaps zombies,\n\
+             tears the process tree down and exits with COMMAND's status.",
+    disable_version_flag = true,
+    disable_help_subcommand = true,
+    after_help = "Every option can also be set as DOCK_<NAME> in the environment \
+                  (DOCK_IO, DOCK_WEB_HOOK, ...); the command line wins."
+)]
+pub struct Args {
+    /// Where the child's stdio goes: file:///abs/path, a bare path, tcp://host:port,
+    /// tls://host:port (alias ssl://), unix:///path
+    #[arg(long, env = "DOCK_IO", value_name = "URL")]
+    pub io: Option<String>,
+    /// PUT a JSON status (starting, running, crashed) to this http:// or https:// URL
+    #[arg(long, env = "DOCK_WEB_HOOK", value_name = "URL")]
+    pub web_hook: Option<String>,
+    /// The child is running only once this TCP port is listening (1-65535)
+    #[arg(long, env = "DOCK_BIND_PORT", value_name = "PORT")]
+    pub bind_port: Option<String>,
+    /// ... and only if the listener is dock or one of its descendants
+    #[arg(long, env = "DOCK_STRICT_PORT_BINDING", action = ArgAction::SetTrue,
+          value_parser = FalseyValueParser::new())]
+    pub strict_port_binding: bool,
+    /// Rotate the --io file every HOURS, or every 30s, 90m, 12h, 7d
+    #[arg(long, env = "DOCK_LOG_ROTATE", value_name = "PERIOD")]
+    pub log_rotate: Option<String>,
+    /// Rotated archives to keep (the newest N)
+    #[arg(long, env = "DOCK_LOG_KEEP", value_name = "N", default_value = "5")]
+    pub log_keep: String,
+    /// Prefix every output line with P, in bold COLOR (white green blue magenta yellow cyan red)
+    #[arg(long, env = "DOCK_STDOUT_PREFIX", value_name = "P[:COLOR]")]
+    pub stdout_prefix: Option<String>,
+    /// Send SIGKILL for a stop signal (INT, TERM, QUIT) the child blocks or ignores
+    #[arg(long, env = "DOCK_THUG", action = ArgAction::SetTrue, value_parser = FalseyValueParser::new())]
+    pub thug: bool,
+    /// Seconds between SIGTERM and SIGKILL during teardown
+    #[arg(
+        long,
+        env = "DOCK_GRACE_PERIOD",
+        value_name = "SECS",
+        default_value = "5"
+    )]
+    pub grace_period: String,
+    /// Forward signals to the child's whole process group
+    #[arg(short = 'g', long, env = "DOCK_PROCESS_GROUP", action = ArgAction::SetTrue,
+          value_parser = FalseyValueParser::new())]
+    pub process_group: bool,
+    /// Extra trust roots (PEM) for tls:// and https://
+    #[arg(long, env = "DOCK_CA_FILE", value_name = "PATH")]
+    pub ca_file: Option<PathBuf>,
+    /// Skip TLS certificate verification
+    #[arg(long, env = "DOCK_INSECURE", action = ArgAction::SetTrue, value_parser = FalseyValueParser::new())]
+    pub insecure: bool,
+    /// Debug log on stderr
+    #[arg(short = 'd', long, env = "DOCK_DEBUG", action = ArgAction::SetTrue,
+          value_parser = FalseyValueParser::new())]
+    pub debug: bool,
+    /// Print the version
+    #[arg(short = 'v', visible_short_alias = 'V', long, action = ArgAction::Version)]
+    pub version: Option<bool>,
+    /// The command to run and its arguments
+    #[arg(value_name = "COMMAND", trailing_var_arg = true, allow_hyphen_values = false,
+          value_parser = clap::value_parser!(OsString))]
+    pub command: Vec<OsString>,
+}
+
+/// Everything dock was asked to do, validated.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The child's argv; never empty.
+    pub command: Vec<OsString>,
+    /// `-d`.
+    pub debug: bool,
+    /// `--thug`.
+    pub thug: bool,
+    /// `--grace-period` (default 5 s).
+    pub grace: Duration,
+    /// `-g`: forward to the child's process group.
+    pub process_group: bool,
+    /// `--io`; `None`: inherit dock's stdio.
+    pub io: Option<IoTarget>,
+    /// `--stdout-prefix`.
+    pub prefix: Option<Prefix>,
+    /// `--log-rotate` period (only with a file `--io`).
+    pub rotate: Option<Duration>,
+    /// `--log-keep` (default 5, ≥ 1).
+    pub keep: usize,
+    /// `--bind-port`.
+    pub bind_port: Option<u16>,
+    /// `--strict-port-binding`.
+    pub strict_port: bool,
+    /// `--web-hook`.
+    pub hook: Option<HookUrl>,
+    /// `--ca-file` (checked readable at parse time).
+    pub ca_file: Option<PathBuf>,
+    /// `--insecure`.
+    pub insecure: bool,
+}
+
+/// A usage or configuration error: dock prints `dock: <this>` and exits 2, nothing started.
+#[derive(Debug, Error)]
+pub enum UsageError {
+    /// clap rejected the command line (unknown flag, missing value).
+    #[error("{0}")]
+    Clap(String),
+    /// No COMMAND was given.
+    #[error("no command given")]
+    NoCommand,
+    /// A flag's value is invalid.
+    #[error("{flag} '{value}': {reason}")]
+    Value {
+        /// The flag, e.g. `--io`.
+        flag: &'static str,
+        /// The value as given.
+        value: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Two flags do not go together, or one needs another.
+    #[error("{0}")]
+    Conflict(String),
+}
+
+/// What parsing the command line produced.
+#[derive(Debug)]
+pub enum Parsed {
+    /// Run with this configuration.
+    Run(Box<Config>),
+    /// `--help` / `--version`: print this on stdout, exit 0.
+    Print(String),
+    /// No command: print help on stderr, exit 2.
+    Help(String),
+}
+
+fn value<T>(
+    flag: &'static str,
+    raw: &str,
+    f: impl FnOnce(&str) -> Result<T, String>,
+) -> Result<T, UsageError> {
+    f(raw).map_err(|reason| UsageError::Value {
+        flag,
+        value: raw.to_string(),
+        reason,
+    })
+}
+
+/// Parses `argv` (with the program name first) and the `DOCK_*` environment.
+///
+/// # Errors
+/// [`UsageError`] for anything dock cannot run with.
+pub fn parse<I, T>(argv: I) -> Result<Parsed, UsageError>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let args = match Args::try_parse_from(argv) {
+        Ok(a) => a,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            return match e.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+                    Ok(Parsed::Print(e.render().to_string()))
+                }
+                _ => {
+                    let text = e.render().to_string();
+                    let first = text.lines().next().unwrap_or("invalid usage");
+                    let first = first.strip_prefix("error: ").unwrap_or(first);
+                    Err(UsageError::Clap(first.to_string()))
+                }
+            };
+        }
+    };
+    if args.command.is_empty() {
+        let mut cmd = <Args as clap::CommandFactory>::command();
+        return Ok(Parsed::Help(cmd.render_help().to_string()));
+    }
+    validate(args).map(|c| Parsed::Run(Box::new(c)))
+}
+
+/// Validates raw [`Args`] into a [`Config`].
+///
+/// # Errors
+/// [`UsageError::Value`] naming the flag, or [`UsageError::Conflict`].
+pub fn validate(a: Args) -> Result<Config, UsageError> {
+    let io =
+        a.io.as_deref()
+            .map(|s| value("--io", s, values::parse_io))
+            .transpose()?;
+    let hook = a
+        .web_hook
+        .as_deref()
+        .map(|s| value("--web-hook", s, values::parse_hook_url))
+        .transpose()?;
+    let bind_port = a
+        .bind_port
+        .as_deref()
+        .map(|s| value("--bind-port", s, values::parse_port))
+        .transpose()?;
+    let rotate = a
+        .log_rotate
+        .as_deref()
+        .map(|s| value("--log-rotate", s, values::parse_rotate_period))
+        .transpose()?;
+    let keep = value("--log-keep", &a.log_keep, values::parse_keep)?;
+    let grace = value("--grace-period", &a.grace_period, values::parse_grace)?;
+    let prefix = a
+        .stdout_prefix
+        .as_deref()
+        .map(|s| value("--stdout-prefix", s, values::parse_prefix))
+        .transpose()?;
+    if rotate.is_some() && !matches!(io, Some(IoTarget::File(_))) {
+        return Err(UsageError::Conflict(
+            "--log-rotate needs a file --io (--io /path/to/log)".into(),
+        ));
+    }
+    if a.strict_port_binding && bind_port.is_none() {
+        return Err(UsageError::Conflict(
+            "--strict-port-binding needs --bind-port".into(),
+        ));
+    }
+    if let Some(path) = &a.ca_file {
+        if let Err(e) = std::fs::File::open(path) {
+            return Err(UsageError::Value {
+                flag: "--ca-file",
+                value: path.display().to_string(),
+                reason: e.to_string().to_lowercase(),
+            });
+        }
+    }
+    #[cfg(not(feature = "tls"))]
+    {
+        let tls_io = matches!(io, Some(IoTarget::Net { tls: true, .. }));
+        if tls_io || hook.as_ref().is_some_and(|h| h.tls) {
+            return Err(UsageError::Conflict(
+                "this dock was built without TLS: tls://, ssl:// and https:// are not available"
+                    .into(),
+            ));
+        }
+    }
+    Ok(Config {
+        command: a.command,
+        debug: a.debug,
+        thug: a.thug,
+        grace,
+        process_group: a.process_group,
+        io,
+        prefix,
+        rotate,
+        keep,
+        bind_port,
+        strict_port: a.strict_port_binding,
+        hook,
+        ca_file: a.ca_file,
+        insecure: a.insecure,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(args: &[&str]) -> Result<Config, UsageError> {
+        match parse(std::iter::once("dock").chain(args.iter().copied()))? {
+            Parsed::Run(c) => Ok(*c),
+            other => panic!("expected a config, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn options_end_at_the_first_command_word() {
+        let c = run(&["-d", "ls", "-la", "--io", "x"]).unwrap();
+        assert!(c.debug);
+        assert_eq!(c.command, ["ls", "-la", "--io", "x"]);
+        assert!(c.io.is_none());
+        let c = run(&["--", "-weird"]).unwrap();
+        assert_eq!(c.command, ["-weird"]);
+        let c = run(&["--grace-period=1", "help"]).unwrap();
+        assert_eq!(c.command, ["help"]);
+        assert_eq!(c.grace, Duration::from_secs(1));
+        assert_eq!(run(&["h"]).unwrap().command, ["h"]);
+    }
+
+    #[test]
+    fn bad_usage_is_one_line_naming_the_flag() {
+        let e = run(&["--nope", "true"]).unwrap_err().to_string();
+        assert!(e.contains("--nope") && !e.contains('\n'), "{e}");
+        let e = run(&["--bind-port", "0", "true"]).unwrap_err().to_string();
+        assert!(e.starts_with("--bind-port '0'"), "{e}");
+        let e = run(&["--log-rotate", "1h", "true"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--log-rotate"), "{e}");
+        assert!(run(&["--io", "ftp://x", "true"]).is_err());
+        assert!(run(&["--ca-file", "/nonexistent/ca.pem", "true"]).is_err());
+        assert!(matches!(parse(["dock"]).unwrap(), Parsed::Help(_)));
+        assert!(matches!(parse(["dock", "-V"]).unwrap(), Parsed::Print(_)));
+        assert!(matches!(parse(["dock", "-v"]).unwrap(), Parsed::Print(_)));
+    }
+}

@@ -1,0 +1,517 @@
+//! Pure parsers of flag values (outside input: argv and `DOCK_*`). Each returns a typed value or a
+//! lower-case reason; [`super::UsageError`] adds the flag name. Every one has a fuzz target.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Where the child's stdio goes (`--io`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IoTarget {
+    /// `file:///abs/path` or a bare path (relative to the working directory).
+    File(PathBuf),
+    /// `tcp://host:port`, or with `tls: true`, `tls://` / `ssl://`.
+    Net {
+        /// Host name or IP literal, without brackets.
+        host: String,
+        /// TCP port, 1–65535.
+        port: u16,
+        /// TLS on top of TCP.
+        tls: bool,
+    },
+    /// `unix:///path`: a stream socket.
+    Unix(PathBuf),
+}
+
+/// A `--web-hook` URL: `http[s]://[user[:pass]@]host[:port][/path][?query]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HookUrl {
+    /// `https`.
+    pub tls: bool,
+    /// Host name or IP literal, without brackets.
+    pub host: String,
+    /// Port: explicit, or 80 / 443.
+    pub port: u16,
+    /// Path and query as sent in the request line; at least `/`.
+    pub path: String,
+    /// `user:pass` from the URL, base64-encoded for `Authorization: Basic` (RFC 7617).
+    pub basic_auth: Option<String>,
+    /// The URL as given, for messages.
+    pub original: String,
+}
+
+/// `--stdout-prefix P[:COLOR]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prefix {
+    /// The text put before every line.
+    pub text: String,
+    /// Bold color, if one was named.
+    pub color: Option<Color>,
+}
+
+/// The colors `--stdout-prefix` knows, with their SGR foreground codes (ECMA-48).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Color {
+    White,
+    Green,
+    Blue,
+    Magenta,
+    Yellow,
+    Cyan,
+    Red,
+}
+
+impl Color {
+    /// The color named `name` (lower-case), if known.
+    pub fn from_name(name: &str) -> Option<Color> {
+        Some(match name {
+            "white" => Color::White,
+            "green" => Color::Green,
+            "blue" => Color::Blue,
+            "magenta" => Color::Magenta,
+            "yellow" => Color::Yellow,
+            "cyan" => Color::Cyan,
+            "red" => Color::Red,
+            _ => return None,
+        })
+    }
+
+    /// SGR foreground code: white 37, green 32, blue 34, magenta 35, yellow 33, cyan 36, red 31.
+    pub fn code(self) -> u8 {
+        match self {
+            Color::White => 37,
+            Color::Green => 32,
+            Color::Blue => 34,
+            Color::Magenta => 35,
+            Color::Yellow => 33,
+            Color::Cyan => 36,
+            Color::Red => 31,
+        }
+    }
+}
+
+impl Prefix {
+    /// The exact bytes put before each line: `ESC[<code>;1m` + text + `ESC[0m` with a color, else the text.
+    pub fn bytes(&self) -> Vec<u8> {
+        match self.color {
+            Some(c) => format!("\x1b[{};1m{}\x1b[0m", c.code(), self.text).into_bytes(),
+            None => self.text.clone().into_bytes(),
+        }
+    }
+}
+
+/// Parses `--stdout-prefix`: split on the last `:` only if what follows is a color name.
+pub fn parse_prefix(s: &str) -> Result<Prefix, String> {
+    if s.is_empty() {
+        return Err("empty prefix".into());
+    }
+    if let Some((text, color)) = s.rsplit_once(':') {
+        if let Some(c) = Color::from_name(color) {
+            return Ok(Prefix {
+                text: text.to_string(),
+                color: Some(c),
+            });
+        }
+    }
+    Ok(Prefix {
+        text: s.to_string(),
+        color: None,
+    })
+}
+
+/// Parses a TCP port, 1–65535.
+pub fn parse_port(s: &str) -> Result<u16, String> {
+    match s.trim().parse::<u32>() {
+        Ok(p) if (1..=65535).contains(&p) => Ok(p as u16),
+        Ok(_) => Err("port must be 1-65535".into()),
+        Err(_) => Err("not a port number (1-65535)".into()),
+    }
+}
+
+/// Largest accepted duration: 100 years; keeps timerfd and Instant arithmetic far from overflow.
+const MAX_DURATION: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+/// Parses `--log-rotate`: whole hours (`24`) or a number with a unit `s`, `m`, `h`, `d`. Must be > 0.
+pub fn parse_rotate_period(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => s.split_at(i),
+        None => (s, "h"),
+    };
+    let n: u64 = num
+        .parse()
+        .map_err(|_| "expected whole hours or a duration like 30s, 90m, 12h, 7d".to_string())?;
+    let mult = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86400,
+        _ => return Err(format!("unknown unit '{unit}' (use s, m, h or d)")),
+    };
+    let secs = n.checked_mul(mult).ok_or("period too long")?;
+    if secs == 0 {
+        return Err("period must be greater than zero".into());
+    }
+    let d = Duration::from_secs(secs);
+    if d > MAX_DURATION {
+        return Err("period too long".into());
+    }
+    Ok(d)
+}
+
+/// Parses `--grace-period`: seconds, whole or decimal (`5`, `0.5`), ≥ 0.
+pub fn parse_grace(s: &str) -> Result<Duration, String> {
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| "expected seconds, like 5 or 0.5".to_string())?;
+    if !v.is_finite() || v < 0.0 {
+        return Err("expected a non-negative number of seconds".into());
+    }
+    let d = Duration::try_from_secs_f64(v).map_err(|_| "too long".to_string())?;
+    if d > MAX_DURATION {
+        return Err("too long".into());
+    }
+    Ok(d)
+}
+
+/// Parses `--log-keep`: a count ≥ 1.
+pub fn parse_keep(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err("expected a whole number of archives, at least 1".into()),
+    }
+}
+
+/// Splits `host:port` (host may be `[v6]`); the port is required.
+fn split_host_port(s: &str) -> Result<(String, Option<u16>), String> {
+    let (host, rest) = if let Some(r) = s.strip_prefix('[') {
+        let end = r.find(']').ok_or("unclosed '[' in host")?;
+        let host = &r[..end];
+        if host.parse::<std::net::Ipv6Addr>().is_err() {
+            return Err(format!("'{host}' is not an IPv6 address"));
+        }
+        (host, &r[end + 1..])
+    } else {
+        match s.rfind(':') {
+            Some(i) => (&s[..i], &s[i..]),
+            None => (s, ""),
+        }
+    };
+    if host.is_empty() {
+        return Err("missing host".into());
+    }
+    if !host.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && host.parse::<std::net::Ipv6Addr>().is_err()
+        || host
+            .chars()
+            .any(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':')))
+    {
+        return Err(format!("'{host}' is not a host name or IP address"));
+    }
+    if host.contains(':') && host.parse::<std::net::Ipv6Addr>().is_err() {
+        return Err(format!("'{host}' is not a host name or IP address"));
+    }
+    let port = match rest {
+        "" => None,
+        r => match r.strip_prefix(':') {
+            Some(p) => Some(parse_port(p)?),
+            None => return Err(format!("unexpected '{r}' after host")),
+        },
+    };
+    Ok((host.to_string(), port))
+}
+
+/// Parses `--io`: `file:///abs`, a bare path, `tcp://host:port`, `tls://` / `ssl://host:port`,
+/// `unix:///path`.
+pub fn parse_io(s: &str) -> Result<IoTarget, String> {
+    let Some((scheme, rest)) = s.split_once("://") else {
+        if s.is_empty() {
+            return Err("empty path".into());
+        }
+        return Ok(IoTarget::File(PathBuf::from(s)));
+    };
+    match scheme.to_ascii_lowercase().as_str() {
+        "file" => {
+            let path = rest.strip_prefix("localhost").unwrap_or(rest);
+            if !path.starts_with('/') || path.len() < 2 {
+                return Err("file URL needs an absolute path: file:///path/to/log".into());
+            }
+            Ok(IoTarget::File(PathBuf::from(path)))
+        }
+        "unix" => {
+            if !rest.starts_with('/') || rest.len() < 2 {
+                return Err("unix URL needs an absolute socket path: unix:///path/to/sock".into());
+            }
+            Ok(IoTarget::Unix(PathBuf::from(rest)))
+        }
+        "tcp" | "tls" | "ssl" => {
+            let tls = scheme != "tcp";
+            let hostport = rest.strip_suffix('/').unwrap_or(rest);
+            let (host, port) = split_host_port(hostport)?;
+            let port = port.ok_or("missing port: expected host:port")?;
+            Ok(IoTarget::Net { host, port, tls })
+        }
+        other => Err(format!(
+            "unsupported scheme '{other}' (use file, tcp, tls, ssl or unix)"
+        )),
+    }
+}
+
+/// Base64 (RFC 4648, with padding) for `Authorization: Basic`.
+pub fn base64(input: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
+    for chunk in input.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// Decodes `%XX` escapes (RFC 3986 §2.1) in URL userinfo; invalid escapes are kept as they are.
+fn percent_decode(s: &str) -> Vec<u8> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            let hex = |c: u8| (c as char).to_digit(16);
+            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    out
+}
+
+/// Parses `--web-hook`: `http://` or `https://`, host (name, IPv4, `[IPv6]`), optional port, path, query.
+pub fn parse_hook_url(s: &str) -> Result<HookUrl, String> {
+    let (scheme, rest) = s
+        .split_once("://")
+        .ok_or("expected an http:// or https:// URL")?;
+    let tls = match scheme.to_ascii_lowercase().as_str() {
+        "http" => false,
+        "https" => true,
+        other => return Err(format!("unsupported scheme '{other}' (use http or https)")),
+    };
+    if rest.chars().any(|c| c.is_ascii_control() || c == ' ') {
+        return Err("URL contains spaces or control characters".into());
+    }
+    let rest = rest.split('#').next().unwrap_or("");
+    let (authority, path) = match rest.find(['/', '?']) {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let path = if path.starts_with('?') {
+        format!("/{path}")
+    } else {
+        path.to_string()
+    };
+    let (userinfo, hostport) = match authority.rsplit_once('@') {
+        Some((u, h)) => (Some(u), h),
+        None => (None, authority),
+    };
+    let (host, port) = split_host_port(hostport)?;
+    let port = port.unwrap_or(if tls { 443 } else { 80 });
+    let basic_auth = userinfo.map(|u| {
+        let (user, pass) = u.split_once(':').unwrap_or((u, ""));
+        let mut cred = percent_decode(user);
+        cred.push(b':');
+        cred.extend(percent_decode(pass));
+        base64(&cred)
+    });
+    Ok(HookUrl {
+        tls,
+        host,
+        port,
+        path,
+        basic_auth,
+        original: s.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_splits_only_on_a_known_color() {
+        assert_eq!(
+            parse_prefix("a:b:red").unwrap(),
+            Prefix {
+                text: "a:b".into(),
+                color: Some(Color::Red)
+            }
+        );
+        assert_eq!(
+            parse_prefix("web: ").unwrap(),
+            Prefix {
+                text: "web: ".into(),
+                color: None
+            }
+        );
+        assert_eq!(parse_prefix("x:pink").unwrap().text, "x:pink");
+        assert_eq!(
+            parse_prefix(":green").unwrap().bytes(),
+            b"\x1b[32;1m\x1b[0m"
+        );
+        assert_eq!(
+            parse_prefix("app:cyan").unwrap().bytes(),
+            b"\x1b[36;1mapp\x1b[0m"
+        );
+        assert!(parse_prefix("").is_err());
+    }
+
+    #[test]
+    fn rotate_periods() {
+        assert_eq!(
+            parse_rotate_period("24").unwrap(),
+            Duration::from_secs(86400)
+        );
+        assert_eq!(parse_rotate_period("30s").unwrap(), Duration::from_secs(30));
+        assert_eq!(
+            parse_rotate_period("90m").unwrap(),
+            Duration::from_secs(5400)
+        );
+        assert_eq!(
+            parse_rotate_period("12h").unwrap(),
+            Duration::from_secs(43200)
+        );
+        assert_eq!(
+            parse_rotate_period("7d").unwrap(),
+            Duration::from_secs(604800)
+        );
+        for bad in [
+            "0",
+            "0s",
+            "-1",
+            "",
+            "h",
+            "1x",
+            "1.5h",
+            "99999999999999999999",
+            "18446744073709551615d",
+        ] {
+            assert!(parse_rotate_period(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn ports_and_grace() {
+        assert_eq!(parse_port("1").unwrap(), 1);
+        assert_eq!(parse_port("65535").unwrap(), 65535);
+        for bad in ["0", "65536", "-1", "x", ""] {
+            assert!(parse_port(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_grace("0.5").unwrap(), Duration::from_millis(500));
+        assert!(parse_grace("-1").is_err());
+        assert!(parse_grace("NaN").is_err());
+        assert!(parse_grace("inf").is_err());
+        assert!(parse_grace("1e300").is_err());
+    }
+
+    #[test]
+    fn io_targets() {
+        assert_eq!(
+            parse_io("file:///var/log/a").unwrap(),
+            IoTarget::File("/var/log/a".into())
+        );
+        assert_eq!(
+            parse_io("out.log").unwrap(),
+            IoTarget::File("out.log".into())
+        );
+        assert_eq!(
+            parse_io("tcp://127.0.0.1:9000").unwrap(),
+            IoTarget::Net {
+                host: "127.0.0.1".into(),
+                port: 9000,
+                tls: false
+            }
+        );
+        assert_eq!(
+            parse_io("ssl://[::1]:443").unwrap(),
+            IoTarget::Net {
+                host: "::1".into(),
+                port: 443,
+                tls: true
+            }
+        );
+        assert_eq!(
+            parse_io("unix:///run/x.sock").unwrap(),
+            IoTarget::Unix("/run/x.sock".into())
+        );
+        for bad in [
+            "ftp://x",
+            "tcp://nohostport",
+            "file://",
+            "file://rel",
+            "tcp://:80",
+            "tcp://h:0",
+            "tcp://h:99999",
+            "unix://",
+            "tls://[::1",
+            "tcp://a b:1",
+            "",
+        ] {
+            assert!(parse_io(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn hook_urls() {
+        let u = parse_hook_url("http://example.com").unwrap();
+        assert_eq!(
+            (u.tls, u.host.as_str(), u.port, u.path.as_str()),
+            (false, "example.com", 80, "/")
+        );
+        let u = parse_hook_url("https://u:p%40ss@[::1]:8443/a/b?c=d#frag").unwrap();
+        assert_eq!(
+            (u.tls, u.host.as_str(), u.port, u.path.as_str()),
+            (true, "::1", 8443, "/a/b?c=d")
+        );
+        assert_eq!(u.basic_auth.as_deref(), Some(base64(b"u:p@ss").as_str()));
+        assert_eq!(parse_hook_url("http://h?x=1").unwrap().path, "/?x=1");
+        for bad in [
+            "ftp://h",
+            "h",
+            "http://",
+            "http://:80",
+            "http://h:0",
+            "http://h:x",
+            "http://a b/",
+            "http://[zz]/",
+        ] {
+            assert!(parse_hook_url(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn base64_rfc4648_vectors() {
+        for (i, o) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(base64(i.as_bytes()), o);
+        }
+    }
+}

@@ -1,0 +1,34 @@
+//! dock: a micro init for Linux containers.
+//!
+//! dock runs as PID 1 (or as a child subreaper), starts one command, forwards every signal to it, reaps
+//! every zombie, tears the process tree down when the main child dies (SIGTERM, then SIGKILL after a
+//! grace period) and exits with the main child's status. Around that: stdio to a file or a TCP/TLS/Unix
+//! socket on a pty, prefixed lines, log rotation, port readiness via NETLINK_SOCK_DIAG, and a web hook.
+//!
+//! One thread of control: a `mio::Poll` loop ([`reactor`]) over a signalfd, pidfds, pipes, sockets and
+//! timerfds. All `unsafe` lives in [`sys`].
+
+#![deny(unsafe_code)]
+
+pub mod app;
+pub mod cli;
+pub mod error;
+pub mod hook;
+pub mod io;
+pub mod log;
+pub mod netif;
+pub mod ports;
+pub mod reactor;
+pub mod rotate;
+pub mod signals;
+pub mod status;
+pub mod supervisor;
+#[allow(unsafe_code)]
+pub mod sys;
+#[cfg(feature = "tls")]
+pub mod tls;
+
+pub use app::run;
+pub use cli::Config;
+pub use error::Error;
+pub use status::ChildExit;

@@ -1,0 +1,1 @@
+//! The main child's state machine, reaping and teardown. (stub: filled in by the core commit)
