@@ -13,6 +13,8 @@
 pub mod app;
 pub mod cli;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzz_entry;
 pub mod hook;
 pub mod io;
 pub mod log;
