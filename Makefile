@@ -1,7 +1,36 @@
-# dock — build, test, demo. Every target works on a fresh Debian machine with Rust.
+# dock — build, test, demo, ship. Every target works on a fresh Debian machine with Rust.
 CARGO ?= cargo
 
-.PHONY: build release test lint demo bench fmt clean
+# The static binary: musl, release profile (opt-level z, LTO, one codegen unit, panic=abort, stripped),
+# rustflags in .cargo/config.toml. Both builds share one target dir; the copies under target/static are
+# what `make size`, `make test` (runc tests) and `make bench` use.
+#   STATIC_STD=stable (default): the stable toolchain's prebuilt std.
+#   STATIC_STD=nightly: std rebuilt with dock (-Zbuild-std) with panic=immediate-abort, which drops the
+#   panic message and std's backtrace printer (gimli, addr2line, demangler, libunwind): ~420 kB less.
+#   Needs: rustup toolchain install nightly --component rust-src --target x86_64-unknown-linux-musl
+MUSL := x86_64-unknown-linux-musl
+STATIC_STD ?= stable
+ifeq ($(STATIC_STD),nightly)
+STATIC_CARGO = $(CARGO) +nightly
+STATIC_FLAGS = -Zbuild-std=std,panic_abort --target-dir target/nightly \
+	--config 'target.$(MUSL).rustflags=["-Zunstable-options", "-Cpanic=immediate-abort"]'
+STATIC_OUT = target/nightly/$(MUSL)/release/dock
+else
+STATIC_CARGO = $(CARGO)
+STATIC_FLAGS =
+STATIC_OUT = target/$(MUSL)/release/dock
+endif
+STATIC := target/static/dock
+STATIC_NOTLS := target/static/dock-notls
+# Size budgets in bytes (1 kB = 1000 B). Debian 12's tini-static is 708080 B, catatonit 699160 B.
+SIZE_TLS_MAX := 1200000
+SIZE_NOTLS_MAX := 690000
+# Whether this machine can build the static binary (musl target + musl-gcc, which ring needs).
+HAVE_MUSL := $(shell rustup target list --installed 2>/dev/null | grep -qx $(MUSL) && command -v musl-gcc >/dev/null && echo yes)
+
+FUZZ_SECONDS ?= 60
+
+.PHONY: build release static static-one size test lint demo bench fuzz fmt clean
 
 build:
 	$(CARGO) build
@@ -9,9 +38,38 @@ build:
 release:
 	$(CARGO) build --release --bins --examples
 
-# Unit tests, integration tests (as root: dock as PID 1 under unshare), fuzz seed corpora.
+static:
+	@$(MAKE) --no-print-directory static-one STATIC_FEATURES=--no-default-features STATIC_ONE=$(STATIC_NOTLS)
+	@$(MAKE) --no-print-directory static-one STATIC_FEATURES= STATIC_ONE=$(STATIC)
+
+# One static build, copied to STATIC_ONE (the Dockerfile uses this).
+STATIC_FEATURES ?=
+STATIC_ONE ?= $(STATIC)
+static-one:
+	@command -v musl-gcc >/dev/null || { echo "make static: musl-gcc is missing: apt-get install musl-tools"; exit 1; }
+	@rustup target list --installed | grep -qx $(MUSL) || rustup target add $(MUSL)
+	$(STATIC_CARGO) build --release --target $(MUSL) --bin dock $(STATIC_FLAGS) $(STATIC_FEATURES)
+	@mkdir -p $(dir $(STATIC_ONE)) && cp $(STATIC_OUT) $(STATIC_ONE)
+
+size: static
+	@r=0; \
+	check() { n=$$(stat -c %s "$$1"); \
+	  printf '%-24s %8d bytes  (budget %d, %s)\n' "$$1" "$$n" "$$2" "$$3"; \
+	  [ "$$n" -le "$$2" ] || { echo "make size: $$1 is $$((n - $$2)) bytes over budget"; r=1; }; }; \
+	check $(STATIC) $(SIZE_TLS_MAX) "with TLS"; \
+	check $(STATIC_NOTLS) $(SIZE_NOTLS_MAX) "without TLS"; \
+	exit $$r
+
+# Unit tests, integration tests (as root: dock as PID 1 under unshare), fuzz seed corpora. When the musl
+# target is installed, the static binaries are built first and run in a runc container.
 test:
+ifeq ($(HAVE_MUSL),yes)
+	$(MAKE) --no-print-directory static
+	DOCK_STATIC_BIN=$(CURDIR)/$(STATIC) DOCK_STATIC_NOTLS_BIN=$(CURDIR)/$(STATIC_NOTLS) $(CARGO) test
+else
+	@echo "note: no musl target or musl-gcc here: the static binary's runc tests will be skipped"
 	$(CARGO) test
+endif
 
 lint:
 	$(CARGO) fmt --check
@@ -23,8 +81,22 @@ fmt:
 demo: release
 	sh examples/demo.sh
 
-bench: release
-	$(CARGO) bench
+# dock beside tini-static, dumb-init and catatonit (installed by the script), plus every other
+# benches/*.rs; writes BENCHMARKS.md. Needs root. About 3 minutes after the builds.
+bench: release static
+	DOCK_STATIC_BIN=$(CURDIR)/$(STATIC) DOCK_STATIC_NOTLS_BIN=$(CURDIR)/$(STATIC_NOTLS) CARGO="$(CARGO)" \
+		sh benches/bench.sh
+
+# Every cargo-fuzz target for FUZZ_SECONDS each (nightly). New inputs go to fuzz/target/corpus/<t>
+# (not committed); fuzz/corpus/<t> holds the seeds that `make test` replays on stable.
+fuzz:
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz
+	@for t in $$($(CARGO) +nightly fuzz list); do \
+	  mkdir -p fuzz/target/corpus/$$t fuzz/corpus/$$t; \
+	  echo "== fuzz $$t for $(FUZZ_SECONDS) s"; \
+	  $(CARGO) +nightly fuzz run $$t fuzz/target/corpus/$$t fuzz/corpus/$$t -- \
+	    -max_total_time=$(FUZZ_SECONDS) -timeout=10 -print_final_stats=1 || exit 1; \
+	done
 
 clean:
 	$(CARGO) clean
