@@ -2,4 +2,6 @@
 //! (`unshare --pid --fork --mount-proc`, CI is root) or as a child subreaper, on loopback only.
 
 mod core;
+mod fuzz_corpus;
+mod runc;
 mod util;
