@@ -1,0 +1,35 @@
+# dock as an image that holds nothing but the static binary: /dock. It is meant to be copied into
+# other images (see README, "Shipping"):
+#
+#   docker build -t dock .                                  # TLS on (rustls + webpki roots)
+#   docker build -t dock:notls --build-arg FEATURES=--no-default-features .
+#   docker build -t dock:min --build-arg STD=nightly .      # std rebuilt, panics abort silently: smallest
+#
+#   FROM debian:bookworm-slim
+#   COPY --from=dock /dock /dock
+#   ENTRYPOINT ["/dock", "--"]
+#   CMD ["my-server", "--port", "8080"]
+
+# ---- build: a static musl binary (ring compiles C, hence musl-tools).
+FROM rust:1-bookworm AS build
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends musl-tools \
+ && rm -rf /var/lib/apt/lists/* \
+ && rustup target add x86_64-unknown-linux-musl
+ARG FEATURES=
+ARG STD=stable
+RUN if [ "$STD" = nightly ]; then \
+      rustup toolchain install nightly --profile minimal --component rust-src \
+        --target x86_64-unknown-linux-musl; \
+    fi
+WORKDIR /src
+COPY . .
+# The same build as `make static` (release profile from Cargo.toml, rustflags from .cargo/config.toml).
+RUN --mount=type=cache,target=/usr/local/cargo/registry \
+    --mount=type=cache,target=/src/target \
+    make static-one STATIC_STD="$STD" STATIC_FEATURES="--locked $FEATURES" STATIC_ONE=/dock
+
+# ---- the image: only /dock. No shell, no libc: dock needs neither.
+FROM scratch
+COPY --from=build /dock /dock
+ENTRYPOINT ["/dock"]
