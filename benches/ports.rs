@@ -132,7 +132,10 @@ fn main() {
     println!(
         "ports bench: {} CPUs, load average {}",
         std::thread::available_parallelism().map_or(0, |n| n.get()),
-        load.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
     );
 
     // CPU first, both docks side by side, so the latency runs do not disturb it.
