@@ -121,7 +121,7 @@ enum Relay {
 /// dock's side of the child's stdio.
 pub struct Stdio {
     relay: Relay,
-    /// The read buffer, shared by the pumps ([`CHUNK`] bytes; empty without a relay).
+    /// The read buffer, shared by the pumps (the largest [`Pump::chunk`]; empty without a relay).
     scratch: Vec<u8>,
 }
 
@@ -205,9 +205,10 @@ impl Stdio {
                 (Relay::Pty(Box::new(relay)), child)
             }
         };
-        let scratch = match relay {
+        let scratch = match &relay {
             Relay::Inherit => Vec::new(),
-            _ => vec![0; CHUNK],
+            Relay::Pumps(pumps) => vec![0; pumps.iter().map(Pump::chunk).max().unwrap_or(CHUNK)],
+            Relay::Pty(_) => vec![0; CHUNK],
         };
         Ok((Stdio { relay, scratch }, child))
     }

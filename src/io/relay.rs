@@ -11,7 +11,7 @@
 //! non-blocking handle on it (writable), both as `Source::Stdio(idx)`.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::time::Instant;
@@ -29,6 +29,11 @@ use crate::reactor::{Reactor, Source};
 /// Bytes per `read(2)` from a child pipe or pty master, and so the most a direction buffers before it
 /// stops reading (plus the prefixes of that chunk's lines).
 pub const CHUNK: usize = 64 * 1024;
+
+/// Bytes per `read(2)` for a pipe copied unchanged into the `--io` file when `splice(2)` cannot be
+/// used: the pipe's whole capacity ([`PIPE_SIZE`]), a quarter of the syscalls of 64 KiB reads. A file
+/// never blocks, so nothing waits in this buffer.
+pub const FILE_CHUNK: usize = 1 << 20;
 
 /// Bytes asked of one `splice(2)`: the pipe's whole capacity (see [`PIPE_SIZE`]).
 const SPLICE_CHUNK: usize = 1 << 20;
@@ -159,10 +164,12 @@ pub struct Pump {
     pending: Vec<u8>,
     done: usize,
     sink: Sink,
-    /// Try `splice(2)` for the next transfer (cleared for good when the kernel refuses it).
-    splice: bool,
+    /// Whether (and into what) the pipe is spliced.
+    splice: Splice,
     /// A write error was reported and nothing has been written since (report once, not per chunk).
     failing: bool,
+    /// Bytes per read: [`FILE_CHUNK`] or [`CHUNK`].
+    chunk: usize,
 }
 
 /// What a pump is waiting for after [`Pump::run`].
@@ -188,6 +195,10 @@ impl Pump {
         sink: Sink,
     ) -> io::Result<Pump> {
         set_nonblocking(src.as_fd())?;
+        let chunk = match (&sink, &prefix) {
+            (Sink::File(_), None) => FILE_CHUNK,
+            _ => CHUNK,
+        };
         Ok(Pump {
             name,
             src: Some(File::from(src)),
@@ -196,8 +207,9 @@ impl Pump {
             pending: Vec::new(),
             done: 0,
             sink,
-            splice: true,
+            splice: Splice::Untried,
             failing: false,
+            chunk,
         })
     }
 
@@ -224,41 +236,47 @@ impl Pump {
         }
     }
 
+    /// Bytes this pump reads at once: the size of the `scratch` buffer to give [`Pump::run`].
+    pub fn chunk(&self) -> usize {
+        self.chunk
+    }
+
     /// Everything the child wrote has been read (EOF) and written.
     pub fn drained(&self) -> bool {
         self.src.is_none() && self.done == self.pending.len()
     }
 
     /// Moves bytes until the pipe is empty, the sink is full, or EOF: edge-triggered readiness means
-    /// each side is driven to `WouldBlock`. `scratch` is the read buffer ([`CHUNK`] bytes); `r` is
-    /// `None` at exit (nothing to deregister).
+    /// each side is driven to `WouldBlock`. `scratch` is the read buffer ([`Pump::chunk`] bytes);
+    /// `r` is `None` at exit (nothing to deregister).
     pub fn run(&mut self, mut r: Option<&mut Reactor>, scratch: &mut [u8]) -> Blocked {
         loop {
             if !self.flush() {
                 return Blocked::Sink;
             }
-            let Some(src) = &mut self.src else {
+            if self.src.is_none() {
                 return Blocked::Done;
+            }
+            let spliced = match (self.can_splice(), &self.src, &self.splice) {
+                (true, Some(src), Splice::Into(target)) => Some(splice_some(src, target)),
+                _ => None,
             };
-            if self.splice && self.prefixer.is_none() {
-                if let Sink::File(f) = &self.sink {
-                    if !f.needs_bytes() {
-                        match splice_some(src, f) {
-                            SpliceOutcome::Moved => continue,
-                            SpliceOutcome::Empty => return Blocked::Source,
-                            SpliceOutcome::Eof => {
-                                self.close_src(r.as_deref_mut());
-                                return Blocked::Done;
-                            }
-                            SpliceOutcome::Unsupported => self.splice = false,
-                        }
+            if let Some(outcome) = spliced {
+                match outcome {
+                    SpliceOutcome::Moved => continue,
+                    SpliceOutcome::Empty => return Blocked::Source,
+                    SpliceOutcome::Eof => {
+                        self.close_src(r.as_deref_mut());
+                        return Blocked::Done;
                     }
+                    SpliceOutcome::Unsupported => self.splice = Splice::Off,
                 }
             }
             let Some(src) = &mut self.src else {
                 return Blocked::Done;
             };
-            match src.read(scratch) {
+            let len = self.chunk.min(scratch.len());
+            match src.read(&mut scratch[..len]) {
                 Ok(0) => {
                     self.close_src(r.as_deref_mut());
                     return Blocked::Done;
@@ -288,6 +306,32 @@ impl Pump {
                 }
             }
         }
+    }
+
+    /// The file to splice into, when the bytes need no transformation: no prefix, and rotation does
+    /// not watch them (`FileSink::needs_bytes`).
+    ///
+    /// Linux refuses `splice(2)` into a file opened `O_APPEND` (EINVAL, fs/splice.c), and the sink is
+    /// opened so. So dock opens a second description of the same file (`/proc/self/fd/N`: the same
+    /// inode even if the path was renamed) without `O_APPEND`, and seeks it to the end before every
+    /// splice: output lands at the end even after an outside truncation (logrotate's copytruncate).
+    /// It is not atomic against another process appending at the same moment, which `O_APPEND`
+    /// writes are; the sink's own writes still are. With rotation the bytes go through the sink.
+    fn can_splice(&mut self) -> bool {
+        let Sink::File(f) = &self.sink else {
+            return false;
+        };
+        if self.prefixer.is_some() || f.needs_bytes() {
+            return false;
+        }
+        if let Splice::Untried = self.splice {
+            let path = format!("/proc/self/fd/{}", f.file().as_raw_fd());
+            self.splice = match OpenOptions::new().write(true).open(path) {
+                Ok(file) => Splice::Into(file),
+                Err(_) => Splice::Off,
+            };
+        }
+        matches!(self.splice, Splice::Into(_))
     }
 
     /// Writes the chunk just read: straight from `chunk` (no copy) without a prefix; the unwritten
@@ -357,6 +401,17 @@ impl Pump {
     }
 }
 
+/// `splice(2)` state of a pump.
+#[derive(Debug)]
+enum Splice {
+    /// Not tried yet.
+    Untried,
+    /// Splicing into this description of the `--io` file.
+    Into(File),
+    /// Not possible here: read + write.
+    Off,
+}
+
 enum SpliceOutcome {
     Moved,
     Empty,
@@ -364,18 +419,21 @@ enum SpliceOutcome {
     Unsupported,
 }
 
-/// One `splice(2)` from the pipe into the file.
-fn splice_some(src: &File, sink: &FileSink) -> SpliceOutcome {
+/// One `splice(2)` from the pipe to the end of `target`.
+fn splice_some(src: &File, mut target: &File) -> SpliceOutcome {
+    if target.seek(SeekFrom::End(0)).is_err() {
+        return SpliceOutcome::Unsupported;
+    }
     // SPLICE_F_NONBLOCK only concerns the pipe; the file write is an ordinary (disk) write.
     let flags = SpliceFFlags::SPLICE_F_NONBLOCK | SpliceFFlags::SPLICE_F_MOVE;
     loop {
-        return match splice(src, None, sink.file(), None, SPLICE_CHUNK, flags) {
+        return match splice(src, None, target, None, SPLICE_CHUNK, flags) {
             Ok(0) => SpliceOutcome::Eof,
             Ok(_) => SpliceOutcome::Moved,
             Err(Errno::EAGAIN) => SpliceOutcome::Empty,
             Err(Errno::EINTR) => continue,
-            // EINVAL: Linux refuses to splice into a file opened O_APPEND (fs/splice.c), or the file
-            // system has no splice_write. Anything else: let read/write report it with the bytes.
+            // EINVAL: the file system has no splice_write. Anything else: let read + write report
+            // it, with the bytes.
             Err(_) => SpliceOutcome::Unsupported,
         };
     }
@@ -437,7 +495,7 @@ mod tests {
             let mut pump = Pump::new("output", r, prefix.clone(), sink).unwrap();
             let mut reactor = Reactor::new().unwrap();
             pump.register(&mut reactor, 0).unwrap();
-            let mut scratch = vec![0u8; CHUNK];
+            let mut scratch = vec![0u8; pump.chunk()];
             let mut want = Vec::new();
             for i in 0..2000 {
                 let line = format!("line {i} {}\n", "x".repeat(i % 97));
@@ -463,6 +521,32 @@ mod tests {
     }
 
     #[test]
+    fn spliced_output_follows_an_outside_truncation_like_o_append() {
+        let path = tmpfile("trunc");
+        std::fs::write(&path, b"old\n").unwrap();
+        let (r, mut w) = pipe();
+        let sink = Sink::File(FileSink::open(&path).unwrap());
+        let mut pump = Pump::new("output", r, None, sink).unwrap();
+        let mut scratch = vec![0u8; pump.chunk()];
+        w.write_all(b"one\n").unwrap();
+        assert_eq!(pump.run(None, &mut scratch), Blocked::Source);
+        assert!(matches!(pump.splice, Splice::Into(_)), "splice is used");
+        assert_eq!(std::fs::read(&path).unwrap(), b"old\none\n");
+        // logrotate's copytruncate: the next bytes go to the new end, no hole of NULs.
+        File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(0)
+            .unwrap();
+        w.write_all(b"two\n").unwrap();
+        drop(w);
+        assert_eq!(pump.run(None, &mut scratch), Blocked::Done);
+        assert_eq!(std::fs::read(&path).unwrap(), b"two\n");
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
     fn a_full_sink_stops_reading_then_resumes() {
         // Sink: a socket pair whose reader is slow; source: a pipe with more than the socket holds.
         let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
@@ -483,18 +567,16 @@ mod tests {
                 w.write_all(&line).unwrap();
             }
         });
+        // Nobody reads the socket yet: the pump must end up waiting on it, not buffering on.
+        while pump.run(Some(&mut reactor), &mut scratch) != Blocked::Sink {}
+        assert!(
+            pump.pending.len() <= CHUNK * 2,
+            "at most one prefixed chunk"
+        );
         let mut got = Vec::new();
-        // Read less per turn than the pump writes: the socket fills up.
-        let mut buf = vec![0u8; 4096];
+        let mut buf = vec![0u8; 1 << 16];
         b.set_read_timeout(Some(Duration::from_millis(1))).unwrap();
-        let mut blocked_on_sink = false;
-        loop {
-            match pump.run(Some(&mut reactor), &mut scratch) {
-                Blocked::Done => break,
-                Blocked::Sink => blocked_on_sink = true,
-                Blocked::Source => {}
-            }
-            // The pump holds at most one prefixed chunk.
+        while pump.run(Some(&mut reactor), &mut scratch) != Blocked::Done {
             assert!(pump.pending.len() <= CHUNK * 2);
             if let Ok(n) = b.read(&mut buf) {
                 got.extend_from_slice(&buf[..n]);
@@ -508,7 +590,6 @@ mod tests {
             }
             got.extend_from_slice(&buf[..n]);
         }
-        assert!(blocked_on_sink, "the socket never filled up");
         assert_eq!(got.len(), total / 64 * 65);
         assert!(got.chunks(65).all(|l| l[0] == b'>' && l[64] == b'\n'));
     }
