@@ -170,6 +170,8 @@ pub struct Pump {
     failing: bool,
     /// Bytes per read: [`FILE_CHUNK`] or [`CHUNK`].
     chunk: usize,
+    /// The sink is a pipe whose reader is gone (EPIPE): stop relaying.
+    reader_gone: bool,
 }
 
 /// What a pump is waiting for after [`Pump::run`].
@@ -210,6 +212,7 @@ impl Pump {
             splice: Splice::Untried,
             failing: false,
             chunk,
+            reader_gone: false,
         })
     }
 
@@ -253,6 +256,9 @@ impl Pump {
         loop {
             if !self.flush() {
                 return Blocked::Sink;
+            }
+            if self.reader_gone {
+                self.close_src(r.as_deref_mut());
             }
             if self.src.is_none() {
                 return Blocked::Done;
@@ -381,9 +387,21 @@ impl Pump {
         true
     }
 
-    /// A write error (ENOSPC, EIO, EPIPE): the chunk is dropped and the relay goes on, so the child is
-    /// never blocked by a sink that will not take its output. Reported once per run of failures.
+    /// A write error (ENOSPC, EIO): the chunk is dropped and the relay goes on, so the child is never
+    /// blocked by a sink that will not take its output. Reported once per run of failures.
+    ///
+    /// EPIPE on dock's stdout/stderr (`dock ... | head`): nobody will ever read it, so the relay stops
+    /// and closes the pipe's read end. The child's next write then fails with EPIPE/SIGPIPE, as it
+    /// would writing to dock's stdout itself.
     fn write_failed(&mut self, e: &io::Error) {
+        if e.kind() == io::ErrorKind::BrokenPipe && matches!(self.sink, Sink::Out(_)) {
+            crate::debug!(
+                "the reader of dock's {} is gone: closing the child's",
+                self.name
+            );
+            self.reader_gone = true;
+            return;
+        }
         if !self.failing {
             crate::warn!(
                 "writing the child's {}: {e}; dropping output until a write succeeds",
@@ -592,6 +610,26 @@ mod tests {
         }
         assert_eq!(got.len(), total / 64 * 65);
         assert!(got.chunks(65).all(|l| l[0] == b'>' && l[64] == b'\n'));
+    }
+
+    #[test]
+    fn a_gone_reader_closes_the_childs_pipe() {
+        let (sr, sw) = pipe();
+        let mut out = OutFd::new(sw.as_fd()).unwrap();
+        drop((sr, sw));
+        out.kind = OutKind::Pollable;
+        let (r, mut w) = pipe();
+        let mut pump = Pump::new("stdout", r, None, Sink::Out(out)).unwrap();
+        let mut scratch = vec![0u8; CHUNK];
+        w.write_all(b"nobody reads this\n").unwrap();
+        // The SIGPIPEs these writes raise are ignored: std sets SIGPIPE to SIG_IGN in test binaries.
+        assert_eq!(pump.run(None, &mut scratch), Blocked::Done);
+        assert!(pump.drained());
+        assert_eq!(
+            w.write(b"x").unwrap_err().kind(),
+            io::ErrorKind::BrokenPipe,
+            "the child sees EPIPE next"
+        );
     }
 
     #[test]
