@@ -88,12 +88,13 @@ pub enum HookError {
     },
 }
 
-/// A queued status and how often it was tried.
-#[derive(Debug, Clone, Copy)]
+/// A queued status, how often it was tried and why the last try failed.
+#[derive(Debug, Clone)]
 struct Item {
     status: Status,
     pid: Option<i32>,
     tries: u32,
+    last_error: Option<String>,
 }
 
 /// What the front item is waiting for.
@@ -238,6 +239,7 @@ impl Hook {
             status,
             pid,
             tries: 0,
+            last_error: None,
         });
         if matches!(self.phase, Phase::Idle) {
             self.start_attempt(r);
@@ -309,7 +311,7 @@ impl Hook {
 
     /// Starts a try of the front item: resolve (unless an IP literal or cached), then connect.
     fn start_attempt(&mut self, r: &mut Reactor) {
-        let Some(item) = self.queue.front().copied() else {
+        let Some(item) = self.queue.front().cloned() else {
             self.phase = Phase::Idle;
             self.phase_deadline = None;
             self.rearm();
@@ -419,6 +421,7 @@ impl Hook {
                 "web hook {}: {name} try {} failed: {reason}",
                 self.label, item.tries
             );
+            item.last_error = Some(reason);
             let backoff = FIRST_BACKOFF * 2u32.pow(item.tries - 1);
             self.phase = Phase::Backoff;
             self.phase_deadline = Some(Instant::now() + backoff);
@@ -430,8 +433,12 @@ impl Hook {
     fn abandon(&mut self, r: &mut Reactor) {
         self.cleanup_phase(r);
         for item in self.queue.drain(..) {
+            let why = item
+                .last_error
+                .map(|e| format!(" (last try: {e})"))
+                .unwrap_or_default();
             warn!(
-                "web hook {}: {} not delivered within the grace period ({:?})",
+                "web hook {}: {} not delivered within the grace period ({:?}){why}",
                 self.label,
                 payload::status_name(item.status),
                 self.flush
