@@ -161,6 +161,9 @@ impl Hook {
                 url: label.clone(),
                 reason,
             })?;
+            if insecure {
+                warn!("--web-hook {label}: --insecure: the server's certificate is not verified");
+            }
             Some((config, name))
         } else {
             None
