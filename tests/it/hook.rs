@@ -614,3 +614,61 @@ fn https_is_refused_without_the_ca_and_delivered_with_it() {
     assert_eq!(f.code, 0);
     assert_eq!(f.stderr, "", "{}", f.stderr);
 }
+
+#[test]
+#[ignore = "needs --bind-port readiness (branch ports): un-ignore once it is merged"]
+fn with_bind_port_running_waits_for_the_listener() {
+    let rx = receiver(vec![Reply::Status(200)], None);
+    let url = rx.url("/");
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = TempDir::new("hook-port");
+    let gate = fifo(&dir);
+    let script = format!(
+        "read _ < {gate}; exec python3 -c 'import socket, signal; s = socket.socket(); \
+         s.bind((\"127.0.0.1\", {port})); s.listen(); signal.pause()'"
+    );
+    let port_arg = port.to_string();
+    let d = Running::start(
+        Mode::Pid1,
+        &[
+            "-d",
+            "--bind-port",
+            &port_arg,
+            "--web-hook",
+            &url,
+            "sh",
+            "-c",
+            &script,
+        ],
+    );
+    assert_eq!(rx.next().status(), "starting");
+    // Once `starting` is delivered dock would send a queued `running` at once: there is none.
+    d.wait_stderr("starting delivered");
+    assert!(
+        rx.reqs.try_recv().is_err(),
+        "running before the port listens"
+    );
+    assert!(
+        !d.stderr().contains(r#""status":"running""#),
+        "{}",
+        d.stderr()
+    );
+    release(&gate);
+    let running = rx.next();
+    assert_eq!(running.status(), "running");
+    let log = d.stderr();
+    let listening = log.find("port listening").expect("readiness was logged");
+    let put = log
+        .find(r#""status":"running""#)
+        .expect("the PUT was logged");
+    assert!(listening < put, "{log}");
+    d.signal(libc::SIGTERM);
+    let crashed = rx.next();
+    assert_eq!(crashed.body["ps"]["signal"], "SIGTERM");
+    let f = d.finish();
+    assert_eq!(f.code, 143, "{}", f.stderr);
+}
