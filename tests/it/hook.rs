@@ -661,7 +661,9 @@ fn with_bind_port_running_waits_for_the_listener() {
     let running = rx.next();
     assert_eq!(running.status(), "running");
     let log = d.stderr();
-    let listening = log.find("port listening").expect("readiness was logged");
+    let listening = log
+        .find(&format!("port {port} listening"))
+        .expect("readiness was logged");
     let put = log
         .find(r#""status":"running""#)
         .expect("the PUT was logged");
