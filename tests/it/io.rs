@@ -7,8 +7,6 @@ use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsFd;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixListener;
-use std::process::Command;
-use std::sync::Arc;
 use std::time::Duration;
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
@@ -236,14 +234,17 @@ fn unix_socket_round_trip() {
 }
 
 /// A CA and a leaf certificate for 127.0.0.1 / localhost signed by it, made with the openssl CLI.
+#[cfg(feature = "tls")]
 struct Certs {
     ca: String,
     chain: Vec<rustls::pki_types::CertificateDer<'static>>,
     key: rustls::pki_types::PrivateKeyDer<'static>,
 }
 
+#[cfg(feature = "tls")]
 fn make_certs(dir: &TempDir) -> Certs {
     use rustls::pki_types::pem::PemObject;
+    use std::process::Command;
     let ossl = |args: &[&str]| {
         let out = Command::new("openssl")
             .args(args)
@@ -329,11 +330,13 @@ fn make_certs(dir: &TempDir) -> Certs {
 
 /// Serves one TLS connection on `l`: sends `input`, returns what the client sent until it closed
 /// (`Err` when the handshake failed).
+#[cfg(feature = "tls")]
 fn tls_serve_one(
     l: TcpListener,
     certs: &Certs,
     input: &'static [u8],
 ) -> std::thread::JoinHandle<Result<String, String>> {
+    use std::sync::Arc;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -356,6 +359,7 @@ fn tls_serve_one(
     })
 }
 
+#[cfg(feature = "tls")]
 #[test]
 fn tls_is_verified_against_ca_file_or_skipped_with_insecure() {
     let dir = TempDir::new("io-tls");
