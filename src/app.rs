@@ -61,7 +61,19 @@ pub fn run(config: Config, mask: OrigMask) -> Result<ChildExit, Error> {
         .bind_port
         .map(|p| Readiness::new(p, config.strict_port))
         .transpose()?;
-    let mut hook = config.hook.clone().map(Hook::new).transpose()?;
+    let mut hook = config
+        .hook
+        .clone()
+        .map(|url| {
+            // `crashed` (and anything still queued) gets at most a grace period once the child exited.
+            Hook::new(
+                url,
+                config.ca_file.as_deref(),
+                config.insecure,
+                config.grace,
+            )
+        })
+        .transpose()?;
 
     let mut sup = Supervisor::spawn(
         &config.command,
