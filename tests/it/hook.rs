@@ -616,7 +616,6 @@ fn https_is_refused_without_the_ca_and_delivered_with_it() {
 }
 
 #[test]
-#[ignore = "needs --bind-port readiness (branch ports): un-ignore once it is merged"]
 fn with_bind_port_running_waits_for_the_listener() {
     let rx = receiver(vec![Reply::Status(200)], None);
     let url = rx.url("/");
