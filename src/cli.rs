@@ -325,6 +325,15 @@ mod tests {
         assert!(e.contains("--nope") && !e.contains('\n'), "{e}");
         let e = run(&["--bind-port", "0", "true"]).unwrap_err().to_string();
         assert!(e.starts_with("--bind-port '0'"), "{e}");
+        for flag in [
+            "--bind-port",
+            "--grace-period",
+            "--log-keep",
+            "--log-rotate",
+        ] {
+            let e = run(&[flag, "-1", "true"]).unwrap_err().to_string();
+            assert!(e.starts_with(&format!("{flag} '-1'")), "{e}");
+        }
         let e = run(&["--log-rotate", "1h", "true"])
             .unwrap_err()
             .to_string();
