@@ -40,6 +40,13 @@ impl FileSink {
         self.file.write(buf)
     }
 
+    /// Whether the relay must pass every byte through [`FileSink::write`] (rotation watches for line
+    /// boundaries): when false it may `splice(2)` the pipe into [`FileSink::file`] instead.
+    /// (Stub until rotation lands: `rotate.rs` owns the real answer.)
+    pub fn needs_bytes(&self) -> bool {
+        false
+    }
+
     /// The path the file was opened at.
     pub fn path(&self) -> &Path {
         &self.path

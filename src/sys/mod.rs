@@ -4,6 +4,7 @@
 //! Registers nothing; callers register the fds it returns.
 
 pub mod pidfd;
+pub mod pty;
 pub mod spawn;
 pub mod timer;
 

@@ -3,5 +3,8 @@
 
 mod core;
 mod fuzz_corpus;
+mod hook;
+mod io;
+mod ports;
 mod runc;
 mod util;
