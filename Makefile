@@ -87,11 +87,11 @@ bench: release static
 	DOCK_STATIC_BIN=$(CURDIR)/$(STATIC) DOCK_STATIC_NOTLS_BIN=$(CURDIR)/$(STATIC_NOTLS) CARGO="$(CARGO)" \
 		sh benches/bench.sh
 
-# Every cargo-fuzz target for FUZZ_SECONDS each (nightly). New inputs go to fuzz/target/corpus/<t>
+# Every cargo-fuzz target (or those in FUZZ_TARGETS) for FUZZ_SECONDS each (nightly). New inputs go to fuzz/target/corpus/<t>
 # (not committed); fuzz/corpus/<t> holds the seeds that `make test` replays on stable.
 fuzz:
 	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz
-	@for t in $$($(CARGO) +nightly fuzz list); do \
+	@for t in $${FUZZ_TARGETS:-$$($(CARGO) +nightly fuzz list)}; do \
 	  mkdir -p fuzz/target/corpus/$$t fuzz/corpus/$$t; \
 	  echo "== fuzz $$t for $(FUZZ_SECONDS) s"; \
 	  $(CARGO) +nightly fuzz run $$t fuzz/target/corpus/$$t fuzz/corpus/$$t -- \
