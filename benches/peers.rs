@@ -19,12 +19,40 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{kill, SigSet, Signal};
 use nix::unistd::Pid;
 
-const ORPHANS: usize = 20_000;
-const SIGNAL_ROUNDS: usize = 2_000;
 const SIGNAL_WARMUP: usize = 100;
-const STARTUP_RUNS: usize = 300;
-const IDLE: Duration = Duration::from_secs(10);
-const TEARDOWN_RUNS: usize = 5;
+
+/// Counts and spans of one run.
+struct Params {
+    orphans: usize,
+    signal_rounds: usize,
+    startup_runs: usize,
+    idle: Duration,
+    teardown_runs: usize,
+}
+
+/// The full run, or with `PEERS_QUICK=1` a smoke run of the bench itself (figures not comparable).
+fn params() -> &'static Params {
+    static P: std::sync::OnceLock<Params> = std::sync::OnceLock::new();
+    P.get_or_init(|| {
+        if std::env::var_os("PEERS_QUICK").is_some() {
+            Params {
+                orphans: 500,
+                signal_rounds: 100,
+                startup_runs: 10,
+                idle: Duration::from_secs(1),
+                teardown_runs: 1,
+            }
+        } else {
+            Params {
+                orphans: 20_000,
+                signal_rounds: 2_000,
+                startup_runs: 300,
+                idle: Duration::from_secs(10),
+                teardown_runs: 5,
+            }
+        }
+    })
+}
 /// How long the teardown leftover needs for its cleanup after SIGTERM.
 const CLEANUP: Duration = Duration::from_millis(50);
 /// Budgets from issue 7, in bytes (1 kB = 1000 B).
@@ -86,34 +114,50 @@ fn main() {
         );
     }
 
-    eprintln!("peers: idle USS and context switches ({IDLE:?}, all inits at once)");
+    eprintln!(
+        "peers: idle USS and context switches ({:?}, all inits at once)",
+        params().idle
+    );
     let (uss, ctxt) = idle(&inits);
-    t.row(
+    // A dynamic binary's USS leaves out the libc pages it shares: compared among static ones only.
+    t.row_static(
         "idle USS as PID 1, kB",
         &uss,
+        &statics,
         0,
-        format!("≤ {USS_GOAL_KB} kB"),
-        |d, _| d <= USS_GOAL_KB,
+        format!("≤ {USS_GOAL_KB} kB, below static peers"),
+        |d, best| d <= USS_GOAL_KB && d < best,
     );
     t.row(
-        &format!("idle context switches in {} s", IDLE.as_secs()),
+        &format!("idle context switches in {} s", params().idle.as_secs()),
         &ctxt,
         0,
         "0".into(),
         |d, _| d == 0.0,
     );
 
-    eprintln!("peers: startup, {STARTUP_RUNS} runs each");
-    let (startup, true_ms) = startup(&inits);
+    eprintln!("peers: startup, {} runs each", params().startup_runs);
+    let (startup1, true1_ms) = startup(&inits, true);
     t.row(
-        "startup: `INIT true` ÷ `true` (median)",
+        "startup as PID 1: `INIT true` ÷ `true` (median)",
+        &startup1,
+        2,
+        "≤ best peer".into(),
+        |d, best| d <= best,
+    );
+    let (startup, true_ms) = startup(&inits, false);
+    t.row(
+        "startup as a plain child: `INIT true` ÷ `true`",
         &startup,
         2,
         "≤ best peer".into(),
         |d, best| d <= best,
     );
 
-    eprintln!("peers: signal forwarding, {SIGNAL_ROUNDS} rounds each");
+    eprintln!(
+        "peers: signal forwarding, {} rounds each",
+        params().signal_rounds
+    );
     let (median, p99, floor) = signals(&inits);
     t.row(
         "signal forwarding, median µs over the floor",
@@ -130,10 +174,10 @@ fn main() {
         |_, _| true,
     );
 
-    eprintln!("peers: {ORPHANS} orphans released at once");
+    eprintln!("peers: {} orphans released at once", params().orphans);
     let (reap_ms, cpu_ms) = orphans(&inits);
     t.row(
-        &format!("{}k orphans: reap time, ms", ORPHANS / 1000),
+        &format!("{}k orphans: reap time, ms", params().orphans / 1000),
         &reap_ms,
         1,
         "".into(),
@@ -141,7 +185,7 @@ fn main() {
     );
     let cat = cpu_ms.get(3).copied().flatten();
     t.row(
-        &format!("{}k orphans: init CPU, ms", ORPHANS / 1000),
+        &format!("{}k orphans: init CPU, ms", params().orphans / 1000),
         &cpu_ms,
         1,
         "≤ catatonit".into(),
@@ -161,7 +205,7 @@ fn main() {
 
     println!("{}", t.render());
     println!(
-        "Floors: `true` alone {true_ms:.3} ms (median); direct kill → sigwaitinfo round trip {:.1} µs median, {:.1} µs p99.",
+        "Floors: `true` alone {true_ms:.3} ms, `unshare --pid --fork true` {true1_ms:.3} ms (medians); direct kill → sigwaitinfo round trip {:.1} µs median, {:.1} µs p99.",
         floor.0, floor.1
     );
 }
@@ -310,7 +354,7 @@ fn cpu_ns(pid: i32) -> Option<u64> {
 // The figures.
 
 /// Idle USS (Private_Clean + Private_Dirty of smaps_rollup, kB) and context switches (voluntary +
-/// involuntary) over [`IDLE`], every init as PID 1 over an idle child, all at once.
+/// involuntary) over `params().idle`, every init as PID 1 over an idle child, all at once.
 fn idle(inits: &[Init]) -> (Column, Column) {
     let mut running: Vec<Option<Pid1>> = inits
         .iter()
@@ -335,7 +379,7 @@ fn idle(inits: &[Init]) -> (Column, Column) {
         )
     };
     let before: Vec<Option<u64>> = running.iter().map(|p| switches(p.as_ref()?.pid)).collect();
-    std::thread::sleep(IDLE);
+    std::thread::sleep(params().idle);
     let ctxt = running
         .iter()
         .zip(before)
@@ -346,24 +390,40 @@ fn idle(inits: &[Init]) -> (Column, Column) {
 }
 
 /// Median wall time of `INIT true` ÷ median of `true`, runs interleaved; also `true`'s median (ms).
-fn startup(inits: &[Init]) -> (Column, f64) {
-    let time = |c: &mut Command| {
-        let t0 = Instant::now();
-        let st = c
-            .stdin(Stdio::null())
+/// `pid1`: both under `unshare --pid --fork` (the init is PID 1, as in a container); otherwise the
+/// init is a plain child of the bench.
+fn startup(inits: &[Init], pid1: bool) -> (Column, f64) {
+    let cmd = |argv: &[&std::ffi::OsStr]| {
+        let mut c = if pid1 {
+            let mut c = Command::new("unshare");
+            c.args(["--pid", "--fork"]).args(argv);
+            c
+        } else {
+            let mut c = Command::new(argv[0]);
+            c.args(&argv[1..]);
+            c
+        };
+        c.stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .unwrap();
+            .stderr(Stdio::null());
+        c
+    };
+    let time = |mut c: Command| {
+        let t0 = Instant::now();
+        let st = c.status().unwrap();
         assert!(st.success(), "{c:?} failed");
         t0.elapsed().as_secs_f64() * 1e3
     };
+    let t = std::ffi::OsStr::new("true");
     let mut base = Vec::new();
     let mut each: Vec<Vec<f64>> = vec![Vec::new(); inits.len()];
-    for _ in 0..STARTUP_RUNS {
-        base.push(time(&mut Command::new("true")));
+    for _ in 0..params().startup_runs {
+        base.push(time(cmd(&[t])));
         for (i, init) in inits.iter().enumerate().filter(|(_, i)| present(i)) {
-            each[i].push(time(Command::new(&init.path).args(init.pre).arg("true")));
+            let mut argv = vec![init.path.as_os_str()];
+            argv.extend(init.pre.iter().map(std::ffi::OsStr::new));
+            argv.push(t);
+            each[i].push(time(cmd(&argv)));
         }
     }
     let b = percentile(&mut base, 50.0);
@@ -379,9 +439,9 @@ fn startup(inits: &[Init]) -> (Column, f64) {
 /// floor's (median, p99).
 fn signals(inits: &[Init]) -> (Column, Column, (f64, f64)) {
     let round_trips = |pid: i32, out: &mut dyn Read| {
-        let mut v = Vec::with_capacity(SIGNAL_ROUNDS);
+        let mut v = Vec::with_capacity(params().signal_rounds);
         let mut b = [0u8; 1];
-        for n in 0..SIGNAL_WARMUP + SIGNAL_ROUNDS {
+        for n in 0..SIGNAL_WARMUP + params().signal_rounds {
             let t0 = Instant::now();
             kill(Pid::from_raw(pid), Signal::SIGUSR1).unwrap();
             out.read_exact(&mut b).expect("the sigwait child died");
@@ -421,12 +481,12 @@ fn signals(inits: &[Init]) -> (Column, Column, (f64, f64)) {
     (med, p99, floor)
 }
 
-/// [`ORPHANS`] processes re-parented to the init (PID 1) and blocked on one pipe, released at once by
+/// `params().orphans` processes re-parented to the init (PID 1) and blocked on one pipe, released at once by
 /// closing its write end: wall time until the init has reaped them all, and the init's CPU time meanwhile.
 fn orphans(inits: &[Init]) -> (Column, Column) {
     let mut reap = Vec::new();
     let mut cpu = Vec::new();
-    let n = ORPHANS.to_string();
+    let n = params().orphans.to_string();
     for init in inits {
         if !present(init) {
             reap.push(None);
@@ -438,7 +498,7 @@ fn orphans(inits: &[Init]) -> (Column, Column) {
         let mut p = Pid1::start(init, &["orphans", &n], Stdio::from(rx));
         p.expect_line("ready");
         let got = children(p.pid).len().saturating_sub(1);
-        if got < ORPHANS {
+        if got < params().orphans {
             eprintln!(
                 "peers: {}: only {got} orphans (fork failed: pid_max?)",
                 init.name
@@ -470,7 +530,7 @@ fn teardown(inits: &[Init]) -> Vec<Option<String>> {
             }
             let mut finished = 0;
             let mut ms = Vec::new();
-            for _ in 0..TEARDOWN_RUNS {
+            for _ in 0..params().teardown_runs {
                 let mut p = Pid1::start(init, &["teardown"], Stdio::null());
                 p.expect_line("leftover-ready");
                 let t0 = Instant::now();
@@ -485,8 +545,8 @@ fn teardown(inits: &[Init]) -> Vec<Option<String>> {
             }
             let what = match finished {
                 0 => "killed".to_string(),
-                n if n == TEARDOWN_RUNS => "finished".to_string(),
-                n => format!("finished {n}/{TEARDOWN_RUNS}"),
+                n if n == params().teardown_runs => "finished".to_string(),
+                n => format!("finished {n}/{}", params().teardown_runs),
             };
             Some(format!("{what}, {:.1} ms", percentile(&mut ms, 50.0)))
         })
@@ -649,7 +709,7 @@ impl Table {
         for (x, e) in v.iter().zip(eligible) {
             r.push(match x {
                 Some(x) if *e => format!("{x:.digits$}"),
-                Some(x) => format!("{x:.digits$} (dynamic)"),
+                Some(x) => format!("{x:.digits$} (dyn.)"),
                 None => "n/a".into(),
             });
         }
