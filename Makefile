@@ -82,10 +82,19 @@ demo: release
 	sh examples/demo.sh
 
 # dock beside tini-static, dumb-init and catatonit (installed by the script), plus every other
-# benches/*.rs; writes BENCHMARKS.md. Needs root. About 3 minutes after the builds.
+# benches/*.rs; writes BENCHMARKS.md. Needs root. About 5 minutes after the builds. When the nightly
+# toolchain can build std for musl, dock built that way (STATIC_STD=nightly) gets a column too.
+HAVE_NIGHTLY_MUSL := $(shell rustup component list --toolchain nightly --installed 2>/dev/null | grep -q rust-src && rustup target list --toolchain nightly --installed 2>/dev/null | grep -qx $(MUSL) && echo yes)
+BENCH_ENV := DOCK_STATIC_BIN=$(CURDIR)/$(STATIC) DOCK_STATIC_NOTLS_BIN=$(CURDIR)/$(STATIC_NOTLS)
+ifeq ($(HAVE_NIGHTLY_MUSL)$(STATIC_STD),yesstable)
+BENCH_ENV += DOCK_NIGHTLY_BIN=$(CURDIR)/target/static/dock-nightly DOCK_NIGHTLY_NOTLS_BIN=$(CURDIR)/target/static/dock-nightly-notls
+endif
 bench: release static
-	DOCK_STATIC_BIN=$(CURDIR)/$(STATIC) DOCK_STATIC_NOTLS_BIN=$(CURDIR)/$(STATIC_NOTLS) CARGO="$(CARGO)" \
-		sh benches/bench.sh
+ifeq ($(HAVE_NIGHTLY_MUSL)$(STATIC_STD),yesstable)
+	@$(MAKE) --no-print-directory static-one STATIC_STD=nightly STATIC_FEATURES=--no-default-features STATIC_ONE=target/static/dock-nightly-notls
+	@$(MAKE) --no-print-directory static-one STATIC_STD=nightly STATIC_FEATURES= STATIC_ONE=target/static/dock-nightly
+endif
+	$(BENCH_ENV) CARGO="$(CARGO)" sh benches/bench.sh
 
 # Every cargo-fuzz target (or those in FUZZ_TARGETS) for FUZZ_SECONDS each (nightly). New inputs go to fuzz/target/corpus/<t>
 # (not committed); fuzz/corpus/<t> holds the seeds that `make test` replays on stable.

@@ -70,6 +70,8 @@ struct Init {
     pre: &'static [&'static str],
     /// Statically linked (sizes of dynamic binaries leave out their libc).
     is_static: bool,
+    /// One of the peers dock is compared with (not a dock variant).
+    peer: bool,
 }
 
 fn main() {
@@ -86,7 +88,8 @@ fn main() {
         eprintln!("peers: {} = {}", i.name, i.path.display());
     }
     let names: Vec<&str> = inits.iter().map(|i| i.name).collect();
-    let mut t = Table::new(&names);
+    let peers: Vec<bool> = inits.iter().map(|i| i.peer).collect();
+    let mut t = Table::new(&names, &peers);
 
     let sizes: Vec<Option<f64>> = inits
         .iter()
@@ -102,8 +105,15 @@ fn main() {
         |d, _| d <= SIZE_TLS_MAX as f64 / 1000.0,
     );
     if let Some(p) = std::env::var_os("DOCK_STATIC_NOTLS_BIN") {
+        let size = |p: std::ffi::OsString| Some(std::fs::metadata(p).ok()?.len() as f64 / 1000.0);
         let mut s = sizes.clone();
-        s[0] = std::fs::metadata(p).ok().map(|m| m.len() as f64 / 1000.0);
+        s[0] = size(p);
+        if let (Some(i), Some(p)) = (
+            inits.iter().position(|i| i.name == "dock, nightly std"),
+            std::env::var_os("DOCK_NIGHTLY_NOTLS_BIN"),
+        ) {
+            s[i] = size(p);
+        }
         t.row_static(
             "binary size without TLS, kB",
             &s,
@@ -118,7 +128,7 @@ fn main() {
         "peers: idle USS and context switches ({:?}, all inits at once)",
         params().idle
     );
-    let (uss, ctxt) = idle(&inits);
+    let (uss, anon, ctxt) = idle(&inits);
     // A dynamic binary's USS leaves out the libc pages it shares: compared among static ones only.
     t.row_static(
         "idle USS as PID 1, kB",
@@ -127,6 +137,13 @@ fn main() {
         0,
         format!("≤ {USS_GOAL_KB} kB, below static peers"),
         |d, best| d <= USS_GOAL_KB && d < best,
+    );
+    t.row(
+        "… of which anonymous (heap, stack, data), kB",
+        &anon,
+        0,
+        String::new(),
+        |_, _| true,
     );
     t.row(
         &format!("idle context switches in {} s", params().idle.as_secs()),
@@ -183,7 +200,10 @@ fn main() {
         "".into(),
         |_, _| true,
     );
-    let cat = cpu_ms.get(3).copied().flatten();
+    let cat = inits
+        .iter()
+        .position(|i| i.name == "catatonit")
+        .and_then(|i| cpu_ms[i]);
     t.row(
         &format!("{}k orphans: init CPU, ms", params().orphans / 1000),
         &cpu_ms,
@@ -203,7 +223,7 @@ fn main() {
         "cleanup finished",
     );
 
-    println!("{}", t.render());
+    println!("{}\n", t.render());
     println!(
         "Floors: `true` alone {true_ms:.3} ms, `unshare --pid --fork true` {true1_ms:.3} ms (medians); direct kill → sigwaitinfo round trip {:.1} µs median, {:.1} µs p99.",
         floor.0, floor.1
@@ -219,32 +239,47 @@ fn inits() -> Vec<Init> {
             PathBuf::from(env!("CARGO_BIN_EXE_dock"))
         });
     let dock_static = std::env::var_os("DOCK_STATIC_BIN").is_some();
-    vec![
-        Init {
-            name: "dock",
-            path: dock,
+    let mut v = vec![Init {
+        name: "dock",
+        path: dock,
+        pre: &["--"],
+        is_static: dock_static,
+        peer: false,
+    }];
+    // `make bench` also builds dock with a rebuilt std (STATIC_STD=nightly) when it can.
+    if let Some(p) = std::env::var_os("DOCK_NIGHTLY_BIN") {
+        v.push(Init {
+            name: "dock, nightly std",
+            path: p.into(),
             pre: &["--"],
-            is_static: dock_static,
-        },
+            is_static: true,
+            peer: false,
+        });
+    }
+    v.extend([
         Init {
             name: "tini-static",
             path: "/usr/bin/tini-static".into(),
             pre: &["-s", "--"],
             is_static: true,
+            peer: true,
         },
         Init {
             name: "dumb-init",
             path: "/usr/bin/dumb-init".into(),
             pre: &["--"],
             is_static: false,
+            peer: true,
         },
         Init {
             name: "catatonit",
             path: "/usr/bin/catatonit".into(),
             pre: &["--"],
             is_static: true,
+            peer: true,
         },
-    ]
+    ]);
+    v
 }
 
 fn present(i: &Init) -> bool {
@@ -355,7 +390,7 @@ fn cpu_ns(pid: i32) -> Option<u64> {
 
 /// Idle USS (Private_Clean + Private_Dirty of smaps_rollup, kB) and context switches (voluntary +
 /// involuntary) over `params().idle`, every init as PID 1 over an idle child, all at once.
-fn idle(inits: &[Init]) -> (Column, Column) {
+fn idle(inits: &[Init]) -> (Column, Column, Column) {
     let mut running: Vec<Option<Pid1>> = inits
         .iter()
         .map(|i| present(i).then(|| Pid1::start(i, &["idle"], Stdio::null())))
@@ -369,6 +404,13 @@ fn idle(inits: &[Init]) -> (Column, Column) {
             let p = p.as_ref()?;
             let path = format!("/proc/{}/smaps_rollup", p.pid);
             Some((proc_field(&path, "Private_Clean")? + proc_field(&path, "Private_Dirty")?) as f64)
+        })
+        .collect();
+    let anon = running
+        .iter()
+        .map(|p| {
+            let path = format!("/proc/{}/smaps_rollup", p.as_ref()?.pid);
+            Some(proc_field(&path, "Anonymous")? as f64)
         })
         .collect();
     let switches = |pid: i32| {
@@ -386,7 +428,7 @@ fn idle(inits: &[Init]) -> (Column, Column) {
         .map(|(p, b)| Some((switches(p.as_ref()?.pid)? - b?) as f64))
         .collect();
     drop(running);
-    (uss, ctxt)
+    (uss, anon, ctxt)
 }
 
 /// Median wall time of `INIT true` ÷ median of `true`, runs interleaved; also `true`'s median (ms).
@@ -661,13 +703,16 @@ fn spawn_orphans(n: usize) {
 
 struct Table {
     names: Vec<String>,
+    /// Which columns are peers (the others are dock and its variants).
+    peers: Vec<bool>,
     rows: Vec<Vec<String>>,
 }
 
 impl Table {
-    fn new(names: &[&str]) -> Table {
+    fn new(names: &[&str], peers: &[bool]) -> Table {
         Table {
             names: names.iter().map(|s| s.to_string()).collect(),
+            peers: peers.to_vec(),
             rows: Vec::new(),
         }
     }
@@ -695,10 +740,11 @@ impl Table {
         goal: String,
         met: impl Fn(f64, f64) -> bool,
     ) {
-        let best = v[1..]
+        let best = v
             .iter()
-            .zip(&eligible[1..])
-            .filter_map(|(x, e)| x.filter(|_| *e))
+            .zip(eligible)
+            .zip(&self.peers)
+            .filter_map(|((x, e), peer)| x.filter(|_| *e && *peer))
             .fold(f64::INFINITY, f64::min);
         let ratio = match v[0] {
             Some(d) if best.is_finite() && best > 0.0 => format!("{:.2}", d / best),
