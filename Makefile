@@ -15,10 +15,12 @@ STATIC_CARGO = $(CARGO) +nightly
 STATIC_FLAGS = -Zbuild-std=std,panic_abort --target-dir target/nightly \
 	--config 'target.$(MUSL).rustflags=["-Zunstable-options", "-Cpanic=immediate-abort"]'
 STATIC_OUT = target/nightly/$(MUSL)/release/dock
+STATIC_TOOLCHAIN = --toolchain nightly
 else
 STATIC_CARGO = $(CARGO)
 STATIC_FLAGS =
 STATIC_OUT = target/$(MUSL)/release/dock
+STATIC_TOOLCHAIN =
 endif
 STATIC := target/static/dock
 STATIC_NOTLS := target/static/dock-notls
@@ -47,7 +49,7 @@ STATIC_FEATURES ?=
 STATIC_ONE ?= $(STATIC)
 static-one:
 	@command -v musl-gcc >/dev/null || { echo "make static: musl-gcc is missing: apt-get install musl-tools"; exit 1; }
-	@rustup target list --installed | grep -qx $(MUSL) || rustup target add $(MUSL)
+	@rustup target list $(STATIC_TOOLCHAIN) --installed | grep -qx $(MUSL) || rustup target add $(STATIC_TOOLCHAIN) $(MUSL)
 	$(STATIC_CARGO) build --release --target $(MUSL) --bin dock $(STATIC_FLAGS) $(STATIC_FEATURES)
 	@mkdir -p $(dir $(STATIC_ONE)) && cp $(STATIC_OUT) $(STATIC_ONE)
 
