@@ -24,6 +24,8 @@ const SIGNAL_WARMUP: usize = 100;
 /// Counts and spans of one run.
 struct Params {
     orphans: usize,
+    /// Runs of the orphans figure per init (the median is reported).
+    orphan_runs: usize,
     signal_rounds: usize,
     startup_runs: usize,
     idle: Duration,
@@ -37,6 +39,7 @@ fn params() -> &'static Params {
         if std::env::var_os("PEERS_QUICK").is_some() {
             Params {
                 orphans: 500,
+                orphan_runs: 1,
                 signal_rounds: 100,
                 startup_runs: 10,
                 idle: Duration::from_secs(1),
@@ -45,6 +48,7 @@ fn params() -> &'static Params {
         } else {
             Params {
                 orphans: 20_000,
+                orphan_runs: 3,
                 signal_rounds: 2_000,
                 startup_runs: 300,
                 idle: Duration::from_secs(10),
@@ -528,44 +532,51 @@ fn signals(inits: &[Init]) -> (Column, Column, (f64, f64)) {
 fn orphans(inits: &[Init]) -> (Column, Column) {
     let mut reap = Vec::new();
     let mut cpu = Vec::new();
-    let n = params().orphans.to_string();
     for init in inits {
         if !present(init) {
             reap.push(None);
             cpu.push(None);
             continue;
         }
-        // Close-on-exec, or the init and the orphans would inherit the write end and never see EOF.
-        let (rx, tx) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
-        let mut p = Pid1::start(init, &["orphans", &n], Stdio::from(rx));
-        p.expect_line("ready");
-        let got = children(p.pid).len().saturating_sub(1);
-        if got < params().orphans {
-            eprintln!(
-                "peers: {}: only {got} orphans (fork failed: pid_max?)",
-                init.name
-            );
-        }
-        let n0 = threads().unwrap_or(0);
-        let c0 = cpu_ns(p.pid).unwrap_or(0);
-        let t0 = Instant::now();
-        drop(tx);
-        // Reading the children file walks the list under the tasklist lock that every reap needs: with
-        // 20k entries that slows the reaper down. So first wait, lock-free, until the machine's thread
-        // count shows nearly all of them reaped; only the short rest is watched through the list.
-        let left = |n: i64| n - n0 + got as i64;
-        poll_until(Duration::from_secs(120), || {
-            (left(threads()?) <= REAP_SLACK).then_some(())
-        });
-        let done = poll_until(Duration::from_secs(120), || {
-            (children(p.pid).len() <= 1).then(Instant::now)
-        });
-        let c1 = cpu_ns(p.pid).unwrap_or(0);
-        reap.push(done.map(|t| (t - t0).as_secs_f64() * 1e3));
-        cpu.push(Some((c1 - c0) as f64 / 1e6));
-        drop(p);
+        let (mut r, mut c): (Vec<f64>, Vec<f64>) = (0..params().orphan_runs)
+            .filter_map(|_| orphans_once(init))
+            .unzip();
+        reap.push((!r.is_empty()).then(|| percentile(&mut r, 50.0)));
+        cpu.push((!c.is_empty()).then(|| percentile(&mut c, 50.0)));
     }
     (reap, cpu)
+}
+
+/// One run of [`orphans`]: (reap time ms, init CPU ms), or None if the reaping never finished.
+fn orphans_once(init: &Init) -> Option<(f64, f64)> {
+    let n = params().orphans.to_string();
+    // Close-on-exec, or the init and the orphans would inherit the write end and never see EOF.
+    let (rx, tx) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
+    let mut p = Pid1::start(init, &["orphans", &n], Stdio::from(rx));
+    p.expect_line("ready");
+    let got = children(p.pid).len().saturating_sub(1);
+    if got < params().orphans {
+        eprintln!(
+            "peers: {}: only {got} orphans (fork failed: pid_max?)",
+            init.name
+        );
+    }
+    let n0 = threads().unwrap_or(0);
+    let c0 = cpu_ns(p.pid).unwrap_or(0);
+    let t0 = Instant::now();
+    drop(tx);
+    // Reading the children file walks the list under the tasklist lock that every reap needs: with
+    // 20k entries that slows the reaper down. So first wait, lock-free, until the machine's thread
+    // count shows nearly all of them reaped; only the short rest is watched through the list.
+    let left = |n: i64| n - n0 + got as i64;
+    poll_until(Duration::from_secs(120), || {
+        (left(threads()?) <= REAP_SLACK).then_some(())
+    });
+    let done = poll_until(Duration::from_secs(120), || {
+        (children(p.pid).len() <= 1).then(Instant::now)
+    })?;
+    let c1 = cpu_ns(p.pid).unwrap_or(0);
+    Some(((done - t0).as_secs_f64() * 1e3, (c1 - c0) as f64 / 1e6))
 }
 
 /// Orphans that may still be alive when [`orphans`] switches from counting threads to reading the
