@@ -92,4 +92,9 @@ impl Stdio {
 
     /// At exit: write what is still buffered, best effort, bounded.
     pub fn finish(&mut self) {}
+
+    /// The `--io` file sink, when the output goes to a file (for `--log-rotate`).
+    pub fn file_sink(&mut self) -> Option<&mut file::FileSink> {
+        None
+    }
 }

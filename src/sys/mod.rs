@@ -3,6 +3,7 @@
 //!
 //! Registers nothing; callers register the fds it returns.
 
+pub mod fs;
 pub mod pidfd;
 pub mod spawn;
 pub mod timer;
