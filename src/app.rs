@@ -1,14 +1,240 @@
-//! The event loop: wires config, supervisor and handlers together. (stub: filled in by the core commit)
+//! The event loop: builds every handler from the [`Config`], spawns the main child, then routes each
+//! event to the handler that owns its token and each [`Notice`] to the handlers that subscribe to it.
+//! Only the supervisor decides when dock exits; after the spawn, errors are logged and the loop goes on.
+//!
+//! Registers: the signalfd (`Source::Signals`) and the exit timer (`Source::ExitTimer`); handlers
+//! register their own fds.
 
-use crate::cli::Config;
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
+
+use mio::Interest;
+
+use crate::cli::{Config, IoTarget};
 use crate::error::Error;
-use crate::signals::OrigMask;
-use crate::status::ChildExit;
+use crate::hook::{Hook, Status};
+use crate::io::Stdio;
+use crate::ports::Readiness;
+use crate::reactor::{Notice, Reactor, Source};
+use crate::rotate::Rotator;
+use crate::signals::{OrigMask, Signals};
+use crate::status::{signal_name, ChildExit};
+use crate::supervisor::{Phase, Supervisor};
+use crate::sys::timer::Timer;
+use crate::{debug, warn};
 
-/// Runs `config` to completion and returns the main child's exit.
+/// Runs `config` to completion and returns the main child's exit. `mask` is the signal mask dock had
+/// before [`crate::signals::block_all`]; the child gets it back.
 ///
 /// # Errors
-/// Anything that fails before the child runs.
-pub fn run(_config: Config, _mask: OrigMask) -> Result<ChildExit, Error> {
-    Ok(ChildExit::exited(0))
+/// Anything that fails before the child runs ([`Error::exit_code`] maps it: 2, or 126/127 for exec).
+pub fn run(config: Config, mask: OrigMask) -> Result<ChildExit, Error> {
+    crate::log::set_debug(config.debug);
+    let pid1 = std::process::id() == 1;
+    if !pid1 {
+        // Orphans of the child re-parent to the nearest subreaper: us, so they are reaped and torn
+        // down (prctl(2) PR_SET_CHILD_SUBREAPER).
+        nix::sys::prctl::set_child_subreaper(true)
+            .map_err(|e| Error::sys("becoming a child subreaper")(e.into()))?;
+    }
+    let mut r = Reactor::new().map_err(Error::sys("creating the epoll instance"))?;
+    let mut signals = Signals::new().map_err(Error::sys("creating the signalfd"))?;
+    r.add_fd(signals.as_raw_fd(), Source::Signals, Interest::READABLE)
+        .map_err(Error::sys("registering the signalfd"))?;
+    let exit_timer = Timer::new().map_err(Error::sys("creating the exit timer"))?;
+    r.add_fd(
+        exit_timer.as_raw_fd(),
+        Source::ExitTimer,
+        Interest::READABLE,
+    )
+    .map_err(Error::sys("registering the exit timer"))?;
+
+    // Everything that can fail on bad configuration fails here, before anything is started.
+    let (mut stdio, child_stdio) = Stdio::setup(&config)?;
+    let mut rotator = match (&config.io, config.rotate) {
+        (Some(IoTarget::File(path)), Some(period)) => {
+            Some(Rotator::new(path.clone(), period, config.keep))
+        }
+        _ => None,
+    };
+    let mut ports = config
+        .bind_port
+        .map(|p| Readiness::new(p, config.strict_port))
+        .transpose()?;
+    let mut hook = config.hook.clone().map(Hook::new).transpose()?;
+
+    let mut sup = Supervisor::spawn(
+        &config.command,
+        child_stdio,
+        mask,
+        config.grace,
+        config.process_group,
+        config.thug,
+    )?;
+    let pid = sup.pid();
+    let started = Instant::now();
+    // From here on nothing is fatal: a dying PID 1 takes the whole container with it.
+    let log_err = |what: &str, e: std::io::Error| warn!("{what}: {e}");
+    if let Err(e) = sup.register(&mut r) {
+        log_err("registering the child's pidfd", e);
+    }
+    if let Err(e) = stdio.start(&mut r) {
+        log_err("starting the stdio relay", e);
+    }
+    if let Some(rot) = &mut rotator {
+        if let Err(e) = rot.start(&mut r) {
+            log_err("starting log rotation", e);
+        }
+    }
+    if let Some(p) = &mut ports {
+        if let Err(e) = p.start(&mut r) {
+            log_err("starting --bind-port polling", e);
+        }
+    }
+    if let Some(h) = &mut hook {
+        h.send(&mut r, Status::Starting, Some(pid));
+        if ports.is_none() {
+            h.send(&mut r, Status::Running, Some(pid));
+        }
+    }
+
+    let mut notices = Vec::new();
+    let mut exit_deadline_armed = false;
+    let mut exit_deadline_passed = false;
+    loop {
+        let ready = match r.poll(None) {
+            Ok(ev) => ev,
+            Err(e) => {
+                // epoll_wait only fails like this on a bug; keep the container alive, but do not spin.
+                warn!("epoll_wait: {e}");
+                std::thread::yield_now();
+                continue;
+            }
+        };
+        for ev in ready {
+            let Some(source) = r.source(ev.token) else {
+                continue;
+            };
+            match source {
+                Source::Signals => {
+                    for sig in signals.drain() {
+                        on_signal(sig, &mut sup, &mut stdio, &mut r, &mut hook, &mut ports);
+                    }
+                }
+                Source::MainPidfd => reap(&mut sup, &mut r, &mut hook, &mut ports),
+                Source::TeardownTimer => sup.on_timer(&mut r),
+                Source::ExitTimer => {
+                    if exit_timer.drain() {
+                        exit_deadline_passed = true;
+                    }
+                }
+                Source::Stdio(i) => stdio.on_event(&mut r, i, ev, &mut notices),
+                Source::RotateTimer => {
+                    if let Some(rot) = &mut rotator {
+                        rot.on_timer(&mut r, &mut stdio);
+                    }
+                }
+                Source::ArchiveDone => {
+                    if let Some(rot) = &mut rotator {
+                        rot.on_archive_done(&mut r);
+                    }
+                }
+                Source::PortTimer => {
+                    if let Some(p) = &mut ports {
+                        p.on_timer(&mut r, &mut notices);
+                    }
+                }
+                Source::HookConn | Source::HookTimer | Source::HookResolved => {
+                    if let Some(h) = &mut hook {
+                        h.on_event(&mut r, source, ev);
+                    }
+                }
+            }
+        }
+        r.flush_removals();
+        for notice in notices.drain(..) {
+            match notice {
+                Notice::PortReady { pid: owner } => {
+                    let by = owner.map(|p| format!(" (pid {p})")).unwrap_or_default();
+                    debug!(
+                        "port listening{by} after {} ms: running",
+                        started.elapsed().as_millis()
+                    );
+                    if sup.phase() == Phase::Running {
+                        if let Some(h) = &mut hook {
+                            h.send(&mut r, Status::Running, Some(pid));
+                        }
+                    }
+                }
+                Notice::PeerHangup => debug!("--io peer closed the connection: terminal hang-up"),
+            }
+        }
+
+        if sup.phase() != Phase::Done {
+            continue;
+        }
+        let flushed = stdio.drained()
+            && hook.as_ref().is_none_or(Hook::idle)
+            && rotator.as_ref().is_none_or(Rotator::idle);
+        if flushed || exit_deadline_passed {
+            break;
+        }
+        if !exit_deadline_armed {
+            // Every process is gone; give output and the `crashed` delivery at most a grace period.
+            exit_deadline_armed = true;
+            let bound = config.grace.max(Duration::from_millis(100));
+            if let Err(e) = exit_timer.arm(bound) {
+                warn!("arming the exit timer: {e}");
+                break;
+            }
+        }
+    }
+    stdio.finish();
+    if let Some(rot) = &mut rotator {
+        rot.finish();
+    }
+    if let Some(h) = &hook {
+        if !h.idle() {
+            warn!("--web-hook: exiting before the last status was delivered");
+        }
+    }
+    let exit = sup.exit().unwrap_or(ChildExit::exited(0));
+    debug!("exiting with status {}", exit.code);
+    Ok(exit)
+}
+
+fn reap(
+    sup: &mut Supervisor,
+    r: &mut Reactor,
+    hook: &mut Option<Hook>,
+    ports: &mut Option<Readiness>,
+) {
+    let reaped = sup.reap(r);
+    if let Some(exit) = reaped.main_exit {
+        if let Some(p) = ports {
+            p.stop(r);
+        }
+        if let Some(h) = hook {
+            h.send(r, Status::Crashed(exit), Some(sup.pid()));
+        }
+    }
+}
+
+fn on_signal(
+    sig: i32,
+    sup: &mut Supervisor,
+    stdio: &mut Stdio,
+    r: &mut Reactor,
+    hook: &mut Option<Hook>,
+    ports: &mut Option<Readiness>,
+) {
+    match sig {
+        // SIGCHLD is ours: it means "reap", never forwarded (tini, catatonit).
+        libc::SIGCHLD => reap(sup, r, hook, ports),
+        libc::SIGWINCH if stdio.on_winch() => debug!("SIGWINCH: resized the child's pty"),
+        _ => {
+            debug!("received {}", signal_name(sig));
+            sup.forward(sig);
+        }
+    }
 }

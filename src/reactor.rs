@@ -26,6 +26,8 @@ pub enum Source {
     MainPidfd,
     /// The teardown timerfd (grace period, then the post-SIGKILL bound).
     TeardownTimer,
+    /// The exit timerfd: how long dock waits for output and the hook once every process is gone.
+    ExitTimer,
     /// A stdio relay fd (child output pipe, pty master, peer socket); the index is the relay's own.
     Stdio(usize),
     /// The log rotation timerfd.

@@ -1,1 +1,396 @@
-//! The main child's state machine, reaping and teardown. (stub: filled in by the core commit)
+//! The main child and everything under dock: spawn, signal forwarding, reaping and teardown.
+//!
+//! States: `Running` (main child alive) → `Draining` (main child exited: SIGTERM sent to every remaining
+//! process, waiting for them, grace timer armed) → `Killed` (grace period over: SIGKILL sent, waiting a
+//! short bound) → `Done` (nothing left to reap, or the bound passed). Only the main child's death leaves
+//! `Running`; a stopped child or an orphan's death is just reaped.
+//!
+//! Registers: the main child's pidfd (`Source::MainPidfd`) and the teardown timerfd
+//! (`Source::TeardownTimer`).
+
+use std::ffi::OsString;
+use std::os::fd::AsRawFd;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use mio::{Interest, Token};
+use nix::errno::Errno;
+use nix::sys::signal::{kill, Signal};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+
+use crate::error::Error;
+use crate::io::ChildStdio;
+use crate::reactor::{Reactor, Source};
+use crate::signals::{self, OrigMask};
+use crate::status::{signal_name, ChildExit};
+use crate::sys::pidfd::PidFd;
+use crate::sys::spawn::{self, ChildSetup};
+use crate::sys::timer::Timer;
+use crate::{debug, warn};
+
+/// After SIGKILL, how long dock waits for the last processes to be reaped before it exits anyway (a
+/// process stuck in uninterruptible sleep cannot die; as PID 1 our exit makes the kernel kill it).
+pub const KILL_BOUND: Duration = Duration::from_secs(2);
+
+/// Where the supervisor is in the main child's life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// The main child runs.
+    Running,
+    /// The main child exited; SIGTERM sent to the rest; waiting up to the grace period.
+    Draining,
+    /// SIGKILL sent to the rest; waiting up to [`KILL_BOUND`].
+    Killed,
+    /// Nothing is left (or the bound passed): dock may exit once output and hook are flushed.
+    Done,
+}
+
+/// What one reaping pass found.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Reaped {
+    /// The main child exited during this pass.
+    pub main_exit: Option<ChildExit>,
+}
+
+/// The main child and teardown.
+pub struct Supervisor {
+    pid: i32,
+    pidfd: Option<(PidFd, Token)>,
+    timer: Timer,
+    timer_token: Option<Token>,
+    phase: Phase,
+    exit: Option<ChildExit>,
+    grace: Duration,
+    group: bool,
+    thug: bool,
+    pid1: bool,
+    started: Instant,
+}
+
+impl Supervisor {
+    /// Spawns `command` with `stdio`, in its own process group (or session, for a pty), with the
+    /// original signal `mask` restored in the child.
+    ///
+    /// # Errors
+    /// [`Error::Exec`] when the command cannot be executed (127 not found, 126 not executable);
+    /// [`Error::Sys`] when the pidfd or timer cannot be created.
+    pub fn spawn(
+        command: &[OsString],
+        stdio: ChildStdio,
+        mask: OrigMask,
+        grace: Duration,
+        group: bool,
+        thug: bool,
+    ) -> Result<Supervisor, Error> {
+        let Some((prog, args)) = command.split_first() else {
+            return Err(Error::Usage(crate::cli::UsageError::NoCommand));
+        };
+        let timer = Timer::new().map_err(Error::sys("creating the teardown timer"))?;
+        let mut cmd = Command::new(prog);
+        cmd.args(args)
+            .stdin(stdio.stdin)
+            .stdout(stdio.stdout)
+            .stderr(stdio.stderr);
+        let setup = ChildSetup {
+            mask,
+            session: stdio.session,
+        };
+        let child = spawn::spawn(&mut cmd, setup).map_err(|source| Error::Exec {
+            command: prog.clone(),
+            source,
+        })?;
+        let pid = child.id() as i32;
+        // The child cannot have been reaped yet: only we reap, and we have not. So the pidfd refers
+        // to it even if it already exited.
+        let pidfd = PidFd::open(pid).map_err(Error::sys("opening the child's pidfd"))?;
+        debug!("started pid {pid}: {}", command_line(command));
+        Ok(Supervisor {
+            pid,
+            pidfd: Some((pidfd, Token(usize::MAX))),
+            timer,
+            timer_token: None,
+            phase: Phase::Running,
+            exit: None,
+            grace,
+            group,
+            thug,
+            pid1: std::process::id() == 1,
+            started: Instant::now(),
+        })
+    }
+
+    /// Registers the pidfd and the teardown timer.
+    ///
+    /// # Errors
+    /// `epoll_ctl` failing.
+    pub fn register(&mut self, r: &mut Reactor) -> std::io::Result<()> {
+        if let Some((fd, tok)) = &mut self.pidfd {
+            *tok = r.add_fd(fd.as_raw_fd(), Source::MainPidfd, Interest::READABLE)?;
+        }
+        self.timer_token = Some(r.add_fd(
+            self.timer.as_raw_fd(),
+            Source::TeardownTimer,
+            Interest::READABLE,
+        )?);
+        Ok(())
+    }
+
+    /// The main child's pid.
+    pub fn pid(&self) -> i32 {
+        self.pid
+    }
+
+    /// The current phase.
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    /// The main child's exit, once it exited.
+    pub fn exit(&self) -> Option<ChildExit> {
+        self.exit
+    }
+
+    /// Forwards `sig` to the main child (its process group with `-g`), or SIGKILL under `--thug`
+    /// when it blocks or ignores a stop signal. After the main child exited, signals are dropped:
+    /// teardown already signals the rest. ESRCH is logged, not fatal.
+    pub fn forward(&self, sig: i32) {
+        if self.phase != Phase::Running {
+            debug!("signal {} ignored: teardown in progress", signal_name(sig));
+            return;
+        }
+        let mut sig = sig;
+        if self.thug && signals::STOP_SIGNALS.contains(&sig) {
+            if let Some(masks) = signals::read_masks(self.pid) {
+                if signals::thug_escalates(sig, masks) {
+                    debug!(
+                        "--thug: pid {} blocks or ignores {}: sending SIGKILL",
+                        self.pid,
+                        signal_name(sig)
+                    );
+                    sig = libc::SIGKILL;
+                }
+            }
+        }
+        let result = if self.group {
+            Signal::try_from(sig)
+                .map_err(std::io::Error::from)
+                .and_then(|s| kill(Pid::from_raw(-self.pid), s).map_err(std::io::Error::from))
+        } else {
+            match &self.pidfd {
+                Some((fd, _)) => fd.send_signal(sig),
+                None => Err(std::io::Error::from_raw_os_error(libc::ESRCH)),
+            }
+        };
+        let target = if self.group { "process group" } else { "pid" };
+        match result {
+            Ok(()) => debug!("forwarded {} to {target} {}", signal_name(sig), self.pid),
+            Err(e) => warn!(
+                "forwarding {} to {target} {}: {e}",
+                signal_name(sig),
+                self.pid
+            ),
+        }
+    }
+
+    /// Reaps every exited child: `waitpid(-1, WNOHANG)` until 0 or ECHILD (SIGCHLD coalesces, so one
+    /// notification may stand for many exits). Moves to `Done` when nothing is left while tearing down.
+    pub fn reap(&mut self, r: &mut Reactor) -> Reaped {
+        let mut out = Reaped::default();
+        loop {
+            match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::StillAlive) => break,
+                Ok(WaitStatus::Exited(pid, code)) => {
+                    debug!("reaped pid {pid}: exit code {code}");
+                    if pid.as_raw() == self.pid {
+                        out.main_exit = Some(self.main_exited(r, ChildExit::exited(code)));
+                    }
+                }
+                Ok(WaitStatus::Signaled(pid, sig, core)) => {
+                    let core = if core { " (core dumped)" } else { "" };
+                    debug!("reaped pid {pid}: killed by {}{core}", sig.as_str());
+                    if pid.as_raw() == self.pid {
+                        out.main_exit = Some(self.main_exited(r, ChildExit::signaled(sig as i32)));
+                    }
+                }
+                // Stopped/continued are only reported with WUNTRACED/WCONTINUED, which we do not ask.
+                Ok(_) => continue,
+                Err(Errno::EINTR) => continue,
+                Err(Errno::ECHILD) => {
+                    if matches!(self.phase, Phase::Draining | Phase::Killed) {
+                        debug!("no process left");
+                        self.finish(r);
+                    }
+                    break;
+                }
+                Err(e) => {
+                    warn!("waitpid: {e}");
+                    break;
+                }
+            }
+        }
+        out
+    }
+
+    fn main_exited(&mut self, r: &mut Reactor, exit: ChildExit) -> ChildExit {
+        self.exit = Some(exit);
+        if let Some((fd, tok)) = self.pidfd.take() {
+            r.remove_fd(&fd, tok);
+        }
+        debug!(
+            "main child {} exited with status {} after {} ms",
+            self.pid,
+            exit.code,
+            self.started.elapsed().as_millis()
+        );
+        self.phase = Phase::Draining;
+        self.signal_rest(Signal::SIGTERM);
+        if let Err(e) = self.timer.arm(self.grace) {
+            warn!("arming the grace timer: {e}");
+        }
+        exit
+    }
+
+    /// The teardown timer fired: SIGKILL what is left after the grace period, or give up waiting after
+    /// [`KILL_BOUND`].
+    pub fn on_timer(&mut self, r: &mut Reactor) {
+        if !self.timer.drain() {
+            return;
+        }
+        match self.phase {
+            Phase::Draining => {
+                debug!(
+                    "grace period of {} ms over: SIGKILL to what is left",
+                    self.grace.as_millis()
+                );
+                self.phase = Phase::Killed;
+                self.signal_rest(Signal::SIGKILL);
+                if let Err(e) = self.timer.arm(KILL_BOUND) {
+                    warn!("arming the kill timer: {e}");
+                }
+            }
+            Phase::Killed => {
+                warn!(
+                    "processes still not reaped {} ms after SIGKILL: exiting anyway",
+                    KILL_BOUND.as_millis()
+                );
+                self.finish(r);
+            }
+            _ => {}
+        }
+    }
+
+    fn finish(&mut self, r: &mut Reactor) {
+        self.phase = Phase::Done;
+        let _ = self.timer.disarm();
+        if let Some(tok) = self.timer_token.take() {
+            r.remove_fd(&self.timer, tok);
+        }
+    }
+
+    /// Sends `sig` to every remaining process: as PID 1 of a PID namespace, `kill(-1, sig)` (everything
+    /// but ourselves, kill(2)); otherwise every descendant found through /proc (a child subreaper
+    /// keeps orphans under it). A process vanishing mid-walk is skipped, never an error.
+    fn signal_rest(&self, sig: Signal) {
+        if self.pid1 {
+            match kill(Pid::from_raw(-1), sig) {
+                Ok(()) => debug!("sent {} to every process", sig.as_str()),
+                Err(Errno::ESRCH) => debug!("no process left to send {}", sig.as_str()),
+                Err(e) => warn!("kill(-1, {}): {e}", sig.as_str()),
+            }
+            return;
+        }
+        let pids = descendants(std::process::id() as i32);
+        for pid in &pids {
+            match kill(Pid::from_raw(*pid), sig) {
+                Ok(()) | Err(Errno::ESRCH) => {}
+                Err(e) => warn!("kill({pid}, {}): {e}", sig.as_str()),
+            }
+        }
+        debug!("sent {} to {} descendant(s)", sig.as_str(), pids.len());
+    }
+}
+
+/// Every descendant of `root` (not `root`), from the parent pids in `/proc/<pid>/stat`. Processes that
+/// vanish or cannot be read during the walk are left out.
+pub fn descendants(root: i32) -> Vec<i32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut parent = Vec::new();
+    for entry in dir.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        if let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            if let Some(ppid) = parse_stat_ppid(&stat) {
+                parent.push((pid, ppid));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    let mut frontier = vec![root];
+    while let Some(p) = frontier.pop() {
+        for &(pid, ppid) in &parent {
+            if ppid == p && pid != root && !out.contains(&pid) {
+                out.push(pid);
+                frontier.push(pid);
+            }
+        }
+    }
+    out
+}
+
+/// The parent pid from a `/proc/<pid>/stat` line (proc(5)): the 4th field, counted after the `)` that
+/// ends the command name (which may itself hold spaces and parentheses).
+pub fn parse_stat_ppid(stat: &str) -> Option<i32> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let mut fields = rest.split_ascii_whitespace();
+    let _state = fields.next()?;
+    fields.next()?.parse().ok()
+}
+
+fn command_line(command: &[OsString]) -> String {
+    command
+        .iter()
+        .map(|a| a.to_string_lossy())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ppid_from_stat() {
+        assert_eq!(parse_stat_ppid("42 (sleep) S 7 42 42 0 -1"), Some(7));
+        assert_eq!(parse_stat_ppid("42 (a) b) (c) R 9 1"), Some(9));
+        assert_eq!(parse_stat_ppid("42 (x"), None);
+        assert_eq!(parse_stat_ppid(""), None);
+    }
+
+    #[test]
+    fn finds_a_grandchild() {
+        let mut child = Command::new("sh")
+            .args(["-c", "sleep 30 & echo $!; wait"])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        use std::io::BufRead;
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let grandchild: i32 = line.trim().parse().unwrap();
+        let found = descendants(std::process::id() as i32);
+        assert!(found.contains(&(child.id() as i32)));
+        assert!(found.contains(&grandchild));
+        kill(Pid::from_raw(grandchild), Signal::SIGKILL).unwrap();
+        child.wait().unwrap();
+    }
+}

@@ -1,0 +1,336 @@
+//! The PID 1 contract (issue 2): exit statuses, exec failures, forwarding, reaping, teardown with a
+//! grace period, subreaper mode, `--thug`, `-g`, job control, bad usage.
+
+use std::time::{Duration, Instant};
+
+use crate::util::{self, Mode, Running, TempDir, DEADLINE};
+
+const MODES: [Mode; 2] = [Mode::Pid1, Mode::Subreaper];
+
+fn sh(mode: Mode, extra: &[&str], script: &str) -> Running {
+    let mut args: Vec<&str> = extra.to_vec();
+    args.extend(["sh", "-c", script]);
+    Running::start(mode, &args)
+}
+
+#[test]
+fn exit_codes_pass_through() {
+    for mode in MODES {
+        for code in [0, 1, 42, 255] {
+            let f = sh(mode, &[], &format!("exit {code}")).finish();
+            assert_eq!(f.code, code, "{mode:?}: {}", f.stderr);
+            assert_eq!(f.stderr, "", "dock prints nothing but errors without -d");
+        }
+    }
+}
+
+#[test]
+fn killed_by_signal_is_128_plus_signal() {
+    for mode in MODES {
+        for (name, num) in [("TERM", 15), ("KILL", 9), ("SEGV", 11), ("USR1", 10)] {
+            let f = sh(mode, &[], &format!("kill -{name} $$")).finish();
+            assert_eq!(f.code, 128 + num, "{mode:?} {name}: {}", f.stderr);
+        }
+    }
+}
+
+#[test]
+fn exec_failures_are_127_and_126() {
+    let dir = TempDir::new("exec");
+    let plain = dir.path("plain.txt");
+    std::fs::write(&plain, "not a program").unwrap();
+    for mode in MODES {
+        let f = util::run(mode, &["/nonexistent/cmd"]);
+        assert_eq!(f.code, 127);
+        assert_eq!(
+            f.stderr,
+            "dock: /nonexistent/cmd: no such file or directory\n"
+        );
+        let f = util::run(mode, &["no-such-command-anywhere"]);
+        assert_eq!(f.code, 127);
+        let f = util::run(mode, &[&plain]);
+        assert_eq!(f.code, 126);
+        assert_eq!(f.stderr, format!("dock: {plain}: permission denied\n"));
+    }
+}
+
+/// Waits until dock has blocked its signals (SigBlk in /proc), so a signal sent now is queued.
+fn wait_signals_blocked(d: &Running) {
+    let pid = d.dock_pid();
+    let end = Instant::now() + DEADLINE;
+    loop {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        if let Some((blk, _)) = dock::signals::parse_status_masks(&status) {
+            if blk & (1 << (libc::SIGTERM - 1)) != 0 {
+                return;
+            }
+        }
+        assert!(Instant::now() < end, "dock never blocked its signals");
+        std::thread::yield_now();
+    }
+}
+
+#[test]
+fn each_signal_is_forwarded_once_and_in_order() {
+    let sigs = [
+        ("HUP", libc::SIGHUP),
+        ("USR1", libc::SIGUSR1),
+        ("USR2", libc::SIGUSR2),
+        ("WINCH", libc::SIGWINCH),
+        ("ALRM", libc::SIGALRM),
+        ("TERM", libc::SIGTERM),
+    ];
+    for mode in MODES {
+        let script = "for s in HUP USR1 USR2 WINCH ALRM; do trap \"echo $s\" $s; done; \
+                      trap 'echo TERM; exit 0' TERM; echo ready; \
+                      while :; do sleep 5 & wait $!; done";
+        let d = sh(mode, &[], script);
+        d.expect_line("ready");
+        for (name, num) in sigs {
+            d.signal(num);
+            assert_eq!(d.line(), name, "{mode:?}");
+        }
+        let f = d.finish();
+        assert_eq!(f.code, 0, "{}", f.stderr);
+        assert_eq!(f.stdout, "ready\nHUP\nUSR1\nUSR2\nWINCH\nALRM\nTERM\n");
+    }
+}
+
+#[test]
+fn sigterm_right_after_start_is_not_lost() {
+    for mode in MODES {
+        let d = Running::start(mode, &["sleep", "60"]);
+        wait_signals_blocked(&d);
+        d.signal(libc::SIGTERM);
+        let f = d.finish();
+        assert_eq!(f.code, 143, "{mode:?}: {}", f.stderr);
+    }
+}
+
+#[test]
+fn orphans_are_reaped_while_the_main_child_runs() {
+    for mode in MODES {
+        // 50 orphans: each subshell exits at once, leaving its `true` to be re-parented to dock.
+        let script = "i=0; while [ $i -lt 50 ]; do (true &); i=$((i+1)); done; echo spawned; \
+                      trap 'exit 0' TERM; while :; do sleep 5 & wait $!; done";
+        let d = sh(mode, &["-d"], script);
+        d.expect_line("spawned");
+        let dock_pid = d.dock_pid();
+        let end = Instant::now() + DEADLINE;
+        loop {
+            let reaped = d.stderr().matches(": exit code 0").count();
+            let zombies = util::zombies_under(dock_pid);
+            if reaped >= 50 && zombies.is_empty() {
+                break;
+            }
+            assert!(
+                Instant::now() < end,
+                "{mode:?}: {reaped} reaped, zombies {zombies:?}"
+            );
+            std::thread::yield_now();
+        }
+        d.signal(libc::SIGTERM);
+        let f = d.finish();
+        assert_eq!(f.code, 0);
+        assert!(!f.stderr.contains("main child") || f.stderr.matches("main child").count() == 1);
+    }
+}
+
+#[test]
+fn main_child_and_orphan_exiting_together_never_hang() {
+    for i in 0..100 {
+        let mode = if i % 2 == 0 {
+            Mode::Pid1
+        } else {
+            Mode::Subreaper
+        };
+        let f = sh(mode, &[], "(true &); exit 3").finish();
+        assert_eq!(f.code, 3, "run {i}: {}", f.stderr);
+    }
+}
+
+#[test]
+fn leftover_finishes_its_sigterm_cleanup_and_dock_exits_right_after() {
+    for mode in MODES {
+        let dir = TempDir::new("cleanup");
+        let marker = dir.path("cleaned");
+        // The leftover needs 200 ms after SIGTERM; the grace period (30 s) is far longer, so dock
+        // finishing within the test deadline shows it exits when the last process is gone.
+        let fifo = dir.path("fifo");
+        let script = format!(
+            "mkfifo {fifo}; (trap 'sleep 0.2; echo done > {marker}; exit 0' TERM; echo ready; \
+              echo > {fifo}; while :; do sleep 5 & wait $!; done) & read _ < {fifo}; exit 4"
+        );
+        let d = sh(mode, &["--grace-period", "30"], &script);
+        d.expect_line("ready");
+        let f = d.finish();
+        assert_eq!(f.code, 4, "{mode:?}: {}", f.stderr);
+        assert_eq!(
+            std::fs::read_to_string(&marker).unwrap(),
+            "done\n",
+            "{mode:?}"
+        );
+    }
+}
+
+#[test]
+fn leftover_ignoring_sigterm_is_killed_after_the_grace_period() {
+    for mode in MODES {
+        let script = "(trap '' TERM; echo $$; exec sleep 60) & echo started; exit 0";
+        let d = sh(mode, &["-d", "--grace-period", "1"], script);
+        let f = d.finish();
+        assert_eq!(f.code, 0, "{mode:?}: {}", f.stderr);
+        assert!(
+            f.stderr.contains("grace period of 1000 ms over"),
+            "{}",
+            f.stderr
+        );
+        assert!(f.stderr.contains("killed by SIGKILL"), "{}", f.stderr);
+    }
+}
+
+#[test]
+fn subreaper_tears_down_orphans_without_a_pid_namespace() {
+    let d = sh(Mode::Subreaper, &[], "sleep 60 & echo $!; exit 0");
+    let orphan: i32 = d.line().parse().unwrap();
+    let f = d.finish();
+    assert_eq!(f.code, 0);
+    // Reaped by dock: the pid no longer exists (not even as a zombie).
+    assert!(
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(orphan), None).is_err(),
+        "orphan {orphan} survived dock"
+    );
+}
+
+#[test]
+fn thug_kills_a_child_that_ignores_sigterm() {
+    for mode in MODES {
+        let d = sh(
+            mode,
+            &["--thug"],
+            "trap '' TERM; echo ready; sleep 60 & wait",
+        );
+        d.expect_line("ready");
+        d.signal(libc::SIGTERM);
+        assert_eq!(d.finish().code, 137, "{mode:?}");
+        // A child that handles TERM keeps its own status.
+        let d = sh(
+            mode,
+            &["--thug"],
+            "trap 'exit 9' TERM; echo ready; sleep 60 & wait",
+        );
+        d.expect_line("ready");
+        d.signal(libc::SIGTERM);
+        assert_eq!(d.finish().code, 9, "{mode:?}");
+        // Without --thug, the ignored SIGTERM is just forwarded and ignored; SIGKILL from us ends it.
+    }
+}
+
+#[test]
+fn process_group_forwarding_reaches_grandchildren() {
+    for mode in MODES {
+        let d = Running::start(mode, &["-d", "-g", "bash", "-c", "sleep 20; echo after"]);
+        wait_signals_blocked(&d);
+        // Wait for the sleep to exist before signalling the group.
+        d.wait_stderr("started pid");
+        let dock_pid = d.dock_pid();
+        let end = Instant::now() + DEADLINE;
+        while dock::supervisor::descendants(dock_pid).len() < 2 {
+            assert!(Instant::now() < end, "bash never started sleep");
+            std::thread::yield_now();
+        }
+        d.signal(libc::SIGINT);
+        let f = d.finish();
+        assert_eq!(f.code, 130, "{mode:?}: {}", f.stderr);
+        assert!(!f.stdout.contains("after"));
+    }
+}
+
+#[test]
+fn tstp_stops_and_cont_resumes_the_child() {
+    for mode in MODES {
+        let d = sh(mode, &[], "echo $$; sleep 0.2; echo done");
+        let child = d.line();
+        // The pid is the namespace's in Pid1 mode: find the child through dock instead.
+        let target = dock::supervisor::descendants(d.dock_pid())
+            .into_iter()
+            .find(|p| {
+                std::fs::read_to_string(format!("/proc/{p}/cmdline"))
+                    .map(|c| c.starts_with("sh\0"))
+                    .unwrap_or(false)
+            })
+            .unwrap_or_else(|| child.parse().unwrap());
+        d.signal(libc::SIGTSTP);
+        let state = |p: i32| {
+            std::fs::read_to_string(format!("/proc/{p}/stat"))
+                .ok()
+                .and_then(|s| {
+                    s.rfind(')')
+                        .map(|i| s[i + 2..].chars().next().unwrap_or('?'))
+                })
+        };
+        let end = Instant::now() + DEADLINE;
+        while state(target) != Some('T') {
+            assert!(Instant::now() < end, "{mode:?}: child never stopped");
+            std::thread::yield_now();
+        }
+        // Stopped, dock keeps running: a stopped child never starts teardown.
+        assert!(!d.exited_within(Duration::from_millis(300)));
+        d.signal(libc::SIGCONT);
+        d.expect_line("done");
+        assert_eq!(d.finish().code, 0);
+    }
+}
+
+#[test]
+fn bad_usage_is_one_line_and_exit_2() {
+    for args in [
+        &["--nope", "true"][..],
+        &["--bind-port", "0", "true"],
+        &["--grace-period", "x", "true"],
+        &["--log-rotate", "1h", "true"],
+        &["--io", "ftp://x", "true"],
+        &["--web-hook", "nope", "true"],
+    ] {
+        let f = util::run(Mode::Subreaper, args);
+        assert_eq!(f.code, 2, "{args:?}");
+        assert!(f.stderr.starts_with("dock: "), "{args:?}: {}", f.stderr);
+        assert_eq!(f.stderr.lines().count(), 1, "{args:?}: {}", f.stderr);
+    }
+    // No command: help on stderr, exit 2.
+    let f = util::run(Mode::Subreaper, &[]);
+    assert_eq!(f.code, 2);
+    assert!(f.stderr.contains("Usage:"));
+    // Version and help on stdout, exit 0.
+    for flag in ["-v", "-V", "--version"] {
+        let f = util::run(Mode::Subreaper, &[flag]);
+        assert_eq!(
+            (f.code, f.stdout.as_str()),
+            (0, concat!("dock ", env!("CARGO_PKG_VERSION"), "\n"))
+        );
+    }
+    assert_eq!(util::run(Mode::Subreaper, &["--help"]).code, 0);
+}
+
+#[test]
+fn environment_fallbacks_and_command_line_wins() {
+    let mut c = util::command(Mode::Subreaper, &["true"]);
+    c.env("DOCK_BIND_PORT", "0");
+    let f = Running::from_command(Mode::Subreaper, c).finish();
+    assert_eq!(f.code, 2);
+    assert!(f.stderr.contains("--bind-port"), "{}", f.stderr);
+    let mut c = util::command(Mode::Subreaper, &["--grace-period", "1", "true"]);
+    c.env("DOCK_GRACE_PERIOD", "bogus");
+    assert_eq!(Running::from_command(Mode::Subreaper, c).finish().code, 0);
+    let mut c = util::command(Mode::Subreaper, &["sh", "-c", "exit 0"]);
+    c.env("DOCK_DEBUG", "1");
+    let f = Running::from_command(Mode::Subreaper, c).finish();
+    assert!(f.stderr.contains("started pid"), "{}", f.stderr);
+}
+
+#[test]
+fn help_and_h_are_ordinary_commands() {
+    let f = util::run(Mode::Subreaper, &["help"]);
+    assert_eq!(f.code, 127, "{}", f.stderr);
+    assert_eq!(f.stderr, "dock: help: no such file or directory\n");
+}

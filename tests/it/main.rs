@@ -1,0 +1,5 @@
+//! Integration tests: the real `dock` binary, as PID 1 of a new PID namespace
+//! (`unshare --pid --fork --mount-proc`, CI is root) or as a child subreaper, on loopback only.
+
+mod core;
+mod util;
