@@ -2,4 +2,5 @@
 //! (`unshare --pid --fork --mount-proc`, CI is root) or as a child subreaper, on loopback only.
 
 mod core;
+mod rotate;
 mod util;
