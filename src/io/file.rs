@@ -65,7 +65,10 @@ pub struct FileSink {
     rotation: Option<Rotation>,
 }
 
+/// Opens the log: read access too for a regular file (to check its last byte), write-only for
+/// anything else (a tty, a FIFO: reading them has side effects, and they are never rotated).
 fn open_file(path: &Path) -> io::Result<(File, bool)> {
+    let regular = std::fs::metadata(path).map_or(true, |m| m.is_file());
     let open = |read| {
         OpenOptions::new()
             .read(read)
@@ -75,6 +78,9 @@ fn open_file(path: &Path) -> io::Result<(File, bool)> {
             .custom_flags(libc::O_CLOEXEC)
             .open(path)
     };
+    if !regular {
+        return open(false).map(|f| (f, false));
+    }
     match open(true) {
         Ok(f) => Ok((f, true)),
         // An existing file may be write-only for us (mode 0200): append anyway.
@@ -200,6 +206,13 @@ impl FileSink {
         // Is the file at the path still ours? Someone may have deleted or moved it (then reopening
         // is all there is to do), or put a symlink there (renaming would move the link, not the log).
         let ours = match self.file.metadata() {
+            // Never rename a device node or a FIFO (`--io /dev/console`).
+            Ok(m) if !m.is_file() => {
+                return crate::warn!(
+                    "--log-rotate: {} is not a regular file; not rotated",
+                    self.path.display()
+                );
+            }
             Ok(m) => (m.dev(), m.ino()),
             Err(e) => return crate::warn!("--log-rotate: fstat {}: {e}", self.path.display()),
         };
@@ -450,6 +463,19 @@ mod tests {
         let mut all = String::new();
         std::io::Read::read_to_string(&mut &keep, &mut all).unwrap();
         assert_eq!(all, "a\nb\n");
+    }
+
+    #[test]
+    fn a_device_is_never_renamed() {
+        let mut s = FileSink::open(Path::new("/dev/null")).unwrap();
+        let (h, rx) = Handoff::for_test();
+        s.enable_rotation(h);
+        s.write(b"partial").unwrap();
+        s.request_rotation();
+        s.write(b"\n").unwrap();
+        s.switch();
+        assert!(rotated(&rx).is_empty());
+        assert!(Path::new("/dev/null").exists());
     }
 
     #[test]

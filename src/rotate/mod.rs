@@ -308,9 +308,10 @@ impl Rotator {
         }
     }
 
-    /// No archive is being written or waiting to be.
+    /// No archive is being written or waiting to be (or there is no gzip thread to wait for).
     pub fn idle(&self) -> bool {
         self.shared.outstanding.load(Ordering::Acquire) == 0
+            || self.thread.as_ref().is_none_or(JoinHandle::is_finished)
     }
 
     /// At exit: let the gzip thread finish every archive handed to it, then join it. Files whose

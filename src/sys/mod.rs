@@ -6,6 +6,7 @@
 pub mod fs;
 pub mod pidfd;
 pub mod spawn;
+pub mod thread;
 pub mod timer;
 
 use std::io;
