@@ -25,7 +25,10 @@ fn main() {
     };
     let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
     let mut resp = String::new();
-    if let Err(e) = conn.write_all(req.as_bytes()).and_then(|_| conn.read_to_string(&mut resp).map(|_| ())) {
+    if let Err(e) = conn
+        .write_all(req.as_bytes())
+        .and_then(|_| conn.read_to_string(&mut resp).map(|_| ()))
+    {
         eprintln!("fetch: {addr}: {e}");
         std::process::exit(1);
     }

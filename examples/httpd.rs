@@ -11,7 +11,9 @@ use std::time::Duration;
 use nix::sys::signal::{SigSet, Signal};
 
 fn main() -> std::io::Result<()> {
-    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:8089".into());
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:8089".into());
     // Block the stop signals before any thread exists, then wait for them in main (sigwait(3)).
     let mut stop = SigSet::empty();
     stop.add(Signal::SIGTERM);

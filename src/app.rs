@@ -66,7 +66,19 @@ pub fn run(config: Config, mask: OrigMask) -> Result<ChildExit, Error> {
         .bind_port
         .map(|p| Readiness::new(p, config.strict_port))
         .transpose()?;
-    let mut hook = config.hook.clone().map(Hook::new).transpose()?;
+    let mut hook = config
+        .hook
+        .clone()
+        .map(|url| {
+            // `crashed` (and anything still queued) gets at most a grace period once the child exited.
+            Hook::new(
+                url,
+                config.ca_file.as_deref(),
+                config.insecure,
+                config.grace,
+            )
+        })
+        .transpose()?;
 
     let mut sup = Supervisor::spawn(
         &config.command,
@@ -92,7 +104,7 @@ pub fn run(config: Config, mask: OrigMask) -> Result<ChildExit, Error> {
         }
     }
     if let Some(p) = &mut ports {
-        if let Err(e) = p.start(&mut r) {
+        if let Err(e) = p.start(&mut r, started) {
             log_err("starting --bind-port polling", e);
         }
     }
@@ -159,12 +171,8 @@ pub fn run(config: Config, mask: OrigMask) -> Result<ChildExit, Error> {
         r.flush_removals();
         for notice in notices.drain(..) {
             match notice {
-                Notice::PortReady { pid: owner } => {
-                    let by = owner.map(|p| format!(" (pid {p})")).unwrap_or_default();
-                    debug!(
-                        "port listening{by} after {} ms: running",
-                        started.elapsed().as_millis()
-                    );
+                // ports::Readiness logged the port, the listener's owner and the time.
+                Notice::PortReady { .. } => {
                     if sup.phase() == Phase::Running {
                         if let Some(h) = &mut hook {
                             h.send(&mut r, Status::Running, Some(pid));

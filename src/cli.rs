@@ -37,17 +37,33 @@ pub struct Args {
     #[arg(long, env = "DOCK_WEB_HOOK", value_name = "URL")]
     pub web_hook: Option<String>,
     /// The child is running only once this TCP port is listening (1-65535)
-    #[arg(long, env = "DOCK_BIND_PORT", value_name = "PORT")]
+    #[arg(
+        long,
+        env = "DOCK_BIND_PORT",
+        value_name = "PORT",
+        allow_negative_numbers = true
+    )]
     pub bind_port: Option<String>,
     /// ... and only if the listener is dock or one of its descendants
     #[arg(long, env = "DOCK_STRICT_PORT_BINDING", action = ArgAction::SetTrue,
           value_parser = FalseyValueParser::new())]
     pub strict_port_binding: bool,
     /// Rotate the --io file every HOURS, or every 30s, 90m, 12h, 7d
-    #[arg(long, env = "DOCK_LOG_ROTATE", value_name = "PERIOD")]
+    #[arg(
+        long,
+        env = "DOCK_LOG_ROTATE",
+        value_name = "PERIOD",
+        allow_negative_numbers = true
+    )]
     pub log_rotate: Option<String>,
     /// Rotated archives to keep (the newest N)
-    #[arg(long, env = "DOCK_LOG_KEEP", value_name = "N", default_value = "5")]
+    #[arg(
+        long,
+        env = "DOCK_LOG_KEEP",
+        value_name = "N",
+        default_value = "5",
+        allow_negative_numbers = true
+    )]
     pub log_keep: String,
     /// Prefix every output line with P, in bold COLOR (white green blue magenta yellow cyan red)
     #[arg(long, env = "DOCK_STDOUT_PREFIX", value_name = "P[:COLOR]")]
@@ -60,7 +76,8 @@ pub struct Args {
         long,
         env = "DOCK_GRACE_PERIOD",
         value_name = "SECS",
-        default_value = "5"
+        default_value = "5",
+        allow_negative_numbers = true
     )]
     pub grace_period: String,
     /// Forward signals to the child's whole process group
@@ -308,6 +325,15 @@ mod tests {
         assert!(e.contains("--nope") && !e.contains('\n'), "{e}");
         let e = run(&["--bind-port", "0", "true"]).unwrap_err().to_string();
         assert!(e.starts_with("--bind-port '0'"), "{e}");
+        for flag in [
+            "--bind-port",
+            "--grace-period",
+            "--log-keep",
+            "--log-rotate",
+        ] {
+            let e = run(&[flag, "-1", "true"]).unwrap_err().to_string();
+            assert!(e.starts_with(&format!("{flag} '-1'")), "{e}");
+        }
         let e = run(&["--log-rotate", "1h", "true"])
             .unwrap_err()
             .to_string();

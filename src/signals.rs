@@ -72,7 +72,16 @@ impl Signals {
         let mut out = Vec::new();
         loop {
             match self.0.read_signal() {
-                Ok(Some(info)) => out.push(info.ssi_signo as i32),
+                Ok(Some(info)) => {
+                    // A write to a closed pipe raises SIGPIPE in the writer (pipe(7)): dock's own
+                    // relay, which handles EPIPE itself. That one is not the child's to receive.
+                    let own = info.ssi_pid == std::process::id();
+                    if info.ssi_signo as i32 == libc::SIGPIPE && own {
+                        crate::debug!("SIGPIPE from dock's own write: not forwarded");
+                        continue;
+                    }
+                    out.push(info.ssi_signo as i32)
+                }
                 Ok(None) => break,
                 Err(Errno::EINTR) => continue,
                 Err(e) => {

@@ -5,6 +5,7 @@
 
 pub mod fs;
 pub mod pidfd;
+pub mod pty;
 pub mod spawn;
 pub mod thread;
 pub mod timer;

@@ -59,6 +59,14 @@ fn wait_signals_blocked(d: &Running) {
     let pid = d.dock_pid();
     let end = Instant::now() + DEADLINE;
     loop {
+        // Before its exec, the pid is still unshare's forked child: a signal sent to it then is
+        // unshare's business (and dropped by an init without a handler), not dock's.
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        if comm.trim_end() != "dock" {
+            assert!(Instant::now() < end, "dock never started");
+            std::thread::yield_now();
+            continue;
+        }
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
         if let Some((blk, _)) = dock::signals::parse_status_masks(&status) {
             if blk & (1 << (libc::SIGTERM - 1)) != 0 {
@@ -176,8 +184,13 @@ fn leftover_finishes_its_sigterm_cleanup_and_dock_exits_right_after() {
 #[test]
 fn leftover_ignoring_sigterm_is_killed_after_the_grace_period() {
     for mode in MODES {
-        let script = "(trap '' TERM; echo $$; exec sleep 60) & echo started; exit 0";
-        let d = sh(mode, &["-d", "--grace-period", "1"], script);
+        let dir = TempDir::new("ignore");
+        let fifo = dir.path("fifo");
+        // The main child exits only once the leftover ignores SIGTERM (told through a FIFO).
+        let script = format!(
+            "mkfifo {fifo}; (trap '' TERM; echo > {fifo}; exec sleep 60) & read _ < {fifo}; exit 0"
+        );
+        let d = sh(mode, &["-d", "--grace-period", "1"], &script);
         let f = d.finish();
         assert_eq!(f.code, 0, "{mode:?}: {}", f.stderr);
         assert!(
@@ -249,7 +262,15 @@ fn process_group_forwarding_reaches_grandchildren() {
 #[test]
 fn tstp_stops_and_cont_resumes_the_child() {
     for mode in MODES {
-        let d = sh(mode, &[], "echo $$; sleep 0.2; echo done");
+        let dir = TempDir::new("tstp");
+        let fifo = dir.path("fifo");
+        nix::unistd::mkfifo(
+            fifo.as_str(),
+            nix::sys::stat::Mode::from_bits_truncate(0o600),
+        )
+        .unwrap();
+        // The child waits on a FIFO the test opens only after SIGCONT: nothing here races a clock.
+        let d = sh(mode, &[], &format!("echo $$; read _ < {fifo}; echo done"));
         let child = d.line();
         // The pid is the namespace's in Pid1 mode: find the child through dock instead.
         let target = dock::supervisor::descendants(d.dock_pid())
@@ -277,6 +298,7 @@ fn tstp_stops_and_cont_resumes_the_child() {
         // Stopped, dock keeps running: a stopped child never starts teardown.
         assert!(!d.exited_within(Duration::from_millis(300)));
         d.signal(libc::SIGCONT);
+        std::fs::write(&fifo, "go\n").unwrap();
         d.expect_line("done");
         assert_eq!(d.finish().code, 0);
     }

@@ -2,5 +2,8 @@
 //! (`unshare --pid --fork --mount-proc`, CI is root) or as a child subreaper, on loopback only.
 
 mod core;
+mod hook;
+mod io;
+mod ports;
 mod rotate;
 mod util;

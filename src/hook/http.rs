@@ -1,0 +1,560 @@
+//! Sans-IO HTTP/1.1 for the hook: the `PUT` request writer and an incremental response parser
+//! (RFC 9112). The parser is fed whatever bytes arrive, in any split, and says when the response is
+//! complete; the status line and headers go through httparse, the body is read and discarded by
+//! Content-Length, chunked coding, or until the server closes.
+//!
+//! Registers nothing; `conn.rs` moves the bytes.
+
+use thiserror::Error;
+
+use crate::cli::HookUrl;
+
+/// Largest response head (status line + headers) accepted, bytes; also bounds chunk-size lines and
+/// trailers. A hook server has no business sending more.
+pub const MAX_HEAD: usize = 16 * 1024;
+
+/// Most response headers accepted (httparse needs a fixed array).
+pub const MAX_HEADERS: usize = 64;
+
+/// Why a response could not be understood.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum HttpError {
+    /// The status line or headers are malformed.
+    #[error("malformed response head: {0}")]
+    Head(httparse::Error),
+    /// The head is longer than [`MAX_HEAD`] bytes.
+    #[error("response head longer than {MAX_HEAD} bytes")]
+    HeadTooLong,
+    /// Content-Length is not a number, or two of them disagree (RFC 9112 §6.3).
+    #[error("invalid content-length")]
+    ContentLength,
+    /// A chunk-size line is malformed or too long, or a chunk lacks its CRLF.
+    #[error("malformed chunked body")]
+    Chunked,
+    /// The server closed the connection before the response was complete.
+    #[error("connection closed before the response was complete")]
+    Truncated,
+}
+
+/// A complete response: what the hook logs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    /// Status code, e.g. 200.
+    pub code: u16,
+    /// Reason phrase as sent (may be empty).
+    pub reason: String,
+}
+
+impl Response {
+    /// 2xx: the hook was delivered (RFC 9110 §15.3).
+    pub fn success(&self) -> bool {
+        (200..300).contains(&self.code)
+    }
+}
+
+/// The request bytes: `PUT <path> HTTP/1.1` with Host (port only when not the scheme's default,
+/// IPv6 in brackets, RFC 9110 §7.2), User-Agent, Content-Type, Content-Length, Connection: close and,
+/// with userinfo in the URL, `Authorization: Basic` (RFC 7617), then `body`.
+pub fn request(url: &HookUrl, body: &[u8]) -> Vec<u8> {
+    let host = if url.host.contains(':') {
+        format!("[{}]", url.host)
+    } else {
+        url.host.clone()
+    };
+    let default_port = if url.tls { 443 } else { 80 };
+    let host = if url.port == default_port {
+        host
+    } else {
+        format!("{host}:{}", url.port)
+    };
+    let mut head = format!(
+        "PUT {} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: dock/{}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
+        url.path,
+        env!("CARGO_PKG_VERSION"),
+        body.len()
+    );
+    if let Some(auth) = &url.basic_auth {
+        head.push_str("Authorization: Basic ");
+        head.push_str(auth);
+        head.push_str("\r\n");
+    }
+    head.push_str("\r\n");
+    let mut out = head.into_bytes();
+    out.extend_from_slice(body);
+    out
+}
+
+/// Where the chunked decoder is (RFC 9112 §7.1). One byte at a time, so any split works.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Chunk {
+    /// Reading the hex size; `digits` seen so far.
+    Size {
+        size: u64,
+        digits: u32,
+    },
+    /// Skipping a chunk extension up to the line end.
+    Ext {
+        size: u64,
+    },
+    /// Saw CR after the size line; LF must follow.
+    SizeLf {
+        size: u64,
+    },
+    /// Skipping `n` more data bytes.
+    Data(u64),
+    /// After the data: CR then LF.
+    DataCr,
+    DataLf,
+    /// At the start of a trailer line (or the final empty line).
+    TrailerStart,
+    /// Inside a trailer field line.
+    TrailerLine,
+    /// Saw CR of the final empty line.
+    FinalLf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Body {
+    Length(u64),
+    Chunked(Chunk),
+    UntilClose,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum State {
+    Head,
+    Body(Response, Body),
+    Done(Response),
+}
+
+/// An incremental response parser: [`ResponseParser::feed`] bytes as they arrive, then
+/// [`ResponseParser::eof`] when the server closes. Bytes after a complete response are ignored.
+#[derive(Debug)]
+pub struct ResponseParser {
+    head: Vec<u8>,
+    state: State,
+    /// Bytes of chunk-size lines and trailers seen, bounded by [`MAX_HEAD`].
+    meta: usize,
+}
+
+impl Default for ResponseParser {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ResponseParser {
+    /// A parser waiting for the status line.
+    pub fn new() -> Self {
+        ResponseParser {
+            head: Vec::new(),
+            state: State::Head,
+            meta: 0,
+        }
+    }
+
+    /// Feeds received bytes. `Ok(Some(_))` once the response is complete (and for every later call).
+    ///
+    /// # Errors
+    /// [`HttpError`]: the connection should be dropped.
+    pub fn feed(&mut self, mut data: &[u8]) -> Result<Option<Response>, HttpError> {
+        loop {
+            match &mut self.state {
+                State::Done(r) => return Ok(Some(r.clone())),
+                State::Head => {
+                    if data.is_empty() {
+                        return Ok(None);
+                    }
+                    let old = self.head.len();
+                    let take = data.len().min(MAX_HEAD + 1 - old);
+                    self.head.extend_from_slice(&data[..take]);
+                    match parse_head(&self.head)? {
+                        None if self.head.len() > MAX_HEAD => return Err(HttpError::HeadTooLong),
+                        None => {
+                            data = &data[take..];
+                            // More than MAX_HEAD bytes are never buffered: `take` stops at the limit.
+                            if data.is_empty() {
+                                return Ok(None);
+                            }
+                        }
+                        Some((len, code, reason, body)) => {
+                            data = &data[len.saturating_sub(old).min(data.len())..];
+                            self.head.clear();
+                            // 1xx are interim responses; the final one follows (RFC 9110 §15.2).
+                            if (100..200).contains(&code) && code != 101 {
+                                continue;
+                            }
+                            let resp = Response { code, reason };
+                            self.state = match body {
+                                Body::Length(0) => State::Done(resp),
+                                b => State::Body(resp, b),
+                            };
+                        }
+                    }
+                }
+                State::Body(_, Body::UntilClose) => return Ok(None),
+                State::Body(_, Body::Length(n)) => {
+                    let k = (*n).min(data.len() as u64);
+                    *n -= k;
+                    data = &data[k as usize..];
+                    if *n == 0 {
+                        self.finish();
+                    } else {
+                        return Ok(None);
+                    }
+                }
+                State::Body(_, Body::Chunked(c)) => {
+                    let mut i = 0;
+                    let mut done = false;
+                    while i < data.len() {
+                        if let Chunk::Data(n) = *c {
+                            // Skip data in one go, not byte by byte.
+                            let k = n.min((data.len() - i) as u64);
+                            i += k as usize;
+                            *c = if n == k {
+                                Chunk::DataCr
+                            } else {
+                                Chunk::Data(n - k)
+                            };
+                            continue;
+                        }
+                        self.meta += 1;
+                        if self.meta > MAX_HEAD {
+                            return Err(HttpError::Chunked);
+                        }
+                        let b = data[i];
+                        i += 1;
+                        match step(*c, b)? {
+                            Some(next) => *c = next,
+                            None => {
+                                done = true;
+                                break;
+                            }
+                        }
+                    }
+                    data = &data[i..];
+                    if done {
+                        self.finish();
+                    } else {
+                        return Ok(None);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The server closed the connection: completes a close-delimited body.
+    ///
+    /// # Errors
+    /// [`HttpError::Truncated`] when the response was not complete.
+    pub fn eof(&mut self) -> Result<Response, HttpError> {
+        match &self.state {
+            State::Done(r) | State::Body(r, Body::UntilClose) => {
+                let r = r.clone();
+                self.state = State::Done(r.clone());
+                Ok(r)
+            }
+            _ => Err(HttpError::Truncated),
+        }
+    }
+
+    fn finish(&mut self) {
+        if let State::Body(r, _) = &self.state {
+            self.state = State::Done(r.clone());
+        }
+    }
+}
+
+/// Parses a complete head out of `buf`: `(head length, code, reason, body framing)`, or `None` when
+/// more bytes are needed.
+fn parse_head(buf: &[u8]) -> Result<Option<(usize, u16, String, Body)>, HttpError> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut resp = httparse::Response::new(&mut headers);
+    let len = match resp.parse(buf).map_err(HttpError::Head)? {
+        httparse::Status::Partial => return Ok(None),
+        httparse::Status::Complete(n) => n,
+    };
+    let code = resp.code.unwrap_or(0);
+    let reason = resp.reason.unwrap_or("").to_string();
+    let mut length: Option<u64> = None;
+    let mut chunked = false;
+    let mut encoded = false;
+    for h in resp.headers.iter() {
+        if h.name.eq_ignore_ascii_case("transfer-encoding") {
+            encoded = true;
+            // The last coding decides: chunked must be last (RFC 9112 §6.3 rule 4).
+            let v = String::from_utf8_lossy(h.value);
+            chunked = v
+                .rsplit(',')
+                .next()
+                .is_some_and(|c| c.trim().eq_ignore_ascii_case("chunked"));
+        } else if h.name.eq_ignore_ascii_case("content-length") {
+            let v = std::str::from_utf8(h.value)
+                .ok()
+                .and_then(|s| s.trim().parse::<u64>().ok())
+                .ok_or(HttpError::ContentLength)?;
+            if length.is_some_and(|l| l != v) {
+                return Err(HttpError::ContentLength);
+            }
+            length = Some(v);
+        }
+    }
+    // RFC 9112 §6.3: no body for 1xx, 204, 304 (a PUT is never HEAD); Transfer-Encoding overrides
+    // Content-Length; a non-chunked coding is read until close.
+    let body = if (100..200).contains(&code) || code == 204 || code == 304 {
+        Body::Length(0)
+    } else if encoded {
+        if chunked {
+            Body::Chunked(Chunk::Size { size: 0, digits: 0 })
+        } else {
+            Body::UntilClose
+        }
+    } else {
+        match length {
+            Some(n) => Body::Length(n),
+            None => Body::UntilClose,
+        }
+    };
+    Ok(Some((len, code, reason, body)))
+}
+
+/// One byte of chunked coding: the next state, or `None` when the message ended.
+fn step(c: Chunk, b: u8) -> Result<Option<Chunk>, HttpError> {
+    let hex = |b: u8| (b as char).to_digit(16).map(u64::from);
+    Ok(Some(match c {
+        Chunk::Size { size, digits } => match (hex(b), b) {
+            (Some(d), _) => {
+                // 15 hex digits: far beyond any body, far from u64 overflow.
+                if digits >= 15 {
+                    return Err(HttpError::Chunked);
+                }
+                Chunk::Size {
+                    size: size * 16 + d,
+                    digits: digits + 1,
+                }
+            }
+            (None, _) if digits == 0 => return Err(HttpError::Chunked),
+            (None, b';' | b' ' | b'\t') => Chunk::Ext { size },
+            (None, b'\r') => Chunk::SizeLf { size },
+            (None, b'\n') => after_size(size),
+            _ => return Err(HttpError::Chunked),
+        },
+        Chunk::Ext { size } => match b {
+            b'\r' => Chunk::SizeLf { size },
+            b'\n' => after_size(size),
+            _ => Chunk::Ext { size },
+        },
+        Chunk::SizeLf { size } => match b {
+            b'\n' => after_size(size),
+            _ => return Err(HttpError::Chunked),
+        },
+        Chunk::Data(n) => {
+            if n > 1 {
+                Chunk::Data(n - 1)
+            } else {
+                Chunk::DataCr
+            }
+        }
+        Chunk::DataCr => match b {
+            b'\r' => Chunk::DataLf,
+            b'\n' => Chunk::Size { size: 0, digits: 0 },
+            _ => return Err(HttpError::Chunked),
+        },
+        Chunk::DataLf => match b {
+            b'\n' => Chunk::Size { size: 0, digits: 0 },
+            _ => return Err(HttpError::Chunked),
+        },
+        Chunk::TrailerStart => match b {
+            b'\r' => Chunk::FinalLf,
+            b'\n' => return Ok(None),
+            _ => Chunk::TrailerLine,
+        },
+        Chunk::TrailerLine => match b {
+            b'\n' => Chunk::TrailerStart,
+            _ => Chunk::TrailerLine,
+        },
+        Chunk::FinalLf => match b {
+            b'\n' => return Ok(None),
+            _ => return Err(HttpError::Chunked),
+        },
+    }))
+}
+
+/// After a size line: data, or the trailer section for the last (zero) chunk.
+fn after_size(size: u64) -> Chunk {
+    if size == 0 {
+        Chunk::TrailerStart
+    } else {
+        Chunk::Data(size)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::values::parse_hook_url;
+
+    #[test]
+    fn request_bytes() {
+        let u = parse_hook_url("http://alice:s%20cret@example.com/hook?x=1").unwrap();
+        let got = String::from_utf8(request(&u, b"{}")).unwrap();
+        let want = format!(
+            "PUT /hook?x=1 HTTP/1.1\r\nHost: example.com\r\nUser-Agent: dock/{}\r\n\
+             Content-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\
+             Authorization: Basic YWxpY2U6cyBjcmV0\r\n\r\n{{}}",
+            env!("CARGO_PKG_VERSION")
+        );
+        assert_eq!(got, want);
+        let host = |s: &str| {
+            let r = String::from_utf8(request(&parse_hook_url(s).unwrap(), b"")).unwrap();
+            r.lines().nth(1).unwrap().to_string()
+        };
+        assert_eq!(host("http://[::1]:8080/"), "Host: [::1]:8080");
+        assert_eq!(host("https://[::1]"), "Host: [::1]");
+        assert_eq!(host("https://h:80"), "Host: h:80");
+        assert_eq!(host("http://h:443"), "Host: h:443");
+        assert_eq!(host("http://10.0.0.1:80"), "Host: 10.0.0.1");
+        let r = request(&parse_hook_url("http://h").unwrap(), b"");
+        assert!(r.starts_with(b"PUT / HTTP/1.1\r\n"));
+    }
+
+    /// Feeds `input` split at `cut` and once more byte by byte; both must agree with `want`.
+    fn check_splits(input: &[u8], close: bool, want: Result<Response, HttpError>) {
+        let run = |parts: &mut dyn Iterator<Item = &[u8]>| -> Result<Response, HttpError> {
+            let mut p = ResponseParser::new();
+            for part in parts {
+                if let Some(r) = p.feed(part)? {
+                    return Ok(r);
+                }
+            }
+            if close {
+                p.eof()
+            } else {
+                Err(HttpError::Truncated)
+            }
+        };
+        for cut in 0..=input.len() {
+            let (a, b) = input.split_at(cut);
+            assert_eq!(
+                run(&mut [a, b].into_iter()),
+                want,
+                "split at {cut}: {:?}",
+                String::from_utf8_lossy(input)
+            );
+        }
+        assert_eq!(run(&mut input.chunks(1)), want, "byte by byte");
+    }
+
+    fn ok(code: u16, reason: &str) -> Result<Response, HttpError> {
+        Ok(Response {
+            code,
+            reason: reason.into(),
+        })
+    }
+
+    #[test]
+    fn content_length_body() {
+        check_splits(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+            false,
+            ok(200, "OK"),
+        );
+        check_splits(
+            b"HTTP/1.1 201 Created\r\ncontent-length: 0\r\n\r\n",
+            false,
+            ok(201, "Created"),
+        );
+        check_splits(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhel",
+            true,
+            Err(HttpError::Truncated),
+        );
+        check_splits(
+            b"HTTP/1.1 500 Oops\r\nContent-Length: 1\r\n\r\nxTRAILING GARBAGE",
+            false,
+            ok(500, "Oops"),
+        );
+    }
+
+    #[test]
+    fn chunked_body() {
+        check_splits(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\
+              5;ext=1\r\nhello\r\nA\r\n0123456789\r\n0\r\nX-Trailer: y\r\n\r\n",
+            false,
+            ok(200, "OK"),
+        );
+        check_splits(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\nContent-Length: 99\r\n\r\n0\r\n\r\n",
+            false,
+            ok(200, "OK"),
+        );
+        check_splits(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXX",
+            true,
+            Err(HttpError::Chunked),
+        );
+        check_splits(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+            true,
+            Err(HttpError::Chunked),
+        );
+        check_splits(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n",
+            true,
+            Err(HttpError::Truncated),
+        );
+    }
+
+    #[test]
+    fn close_delimited_and_no_body() {
+        check_splits(
+            b"HTTP/1.0 200 OK\r\nServer: x\r\n\r\nanything at all",
+            true,
+            ok(200, "OK"),
+        );
+        check_splits(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nzzz",
+            true,
+            ok(200, "OK"),
+        );
+        check_splits(
+            b"HTTP/1.1 204 No Content\r\n\r\n",
+            false,
+            ok(204, "No Content"),
+        );
+        check_splits(
+            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+            false,
+            ok(200, "OK"),
+        );
+        check_splits(b"HTTP/1.1 200 OK\r\n", true, Err(HttpError::Truncated));
+    }
+
+    #[test]
+    fn malformed_heads() {
+        let mut p = ResponseParser::new();
+        assert!(matches!(
+            p.feed(b"HTTX/1.1 200 OK\r\n\r\n"),
+            Err(HttpError::Head(_))
+        ));
+        let mut p = ResponseParser::new();
+        assert_eq!(
+            p.feed(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"),
+            Err(HttpError::ContentLength)
+        );
+        let mut p = ResponseParser::new();
+        let mut long = b"HTTP/1.1 200 OK\r\nX: ".to_vec();
+        long.extend(vec![b'a'; MAX_HEAD]);
+        assert_eq!(p.feed(&long), Err(HttpError::HeadTooLong));
+        let mut many = b"HTTP/1.1 200 OK\r\n".to_vec();
+        for i in 0..=MAX_HEADERS {
+            many.extend(format!("X-{i}: y\r\n").bytes());
+        }
+        many.extend(b"\r\n");
+        let mut p = ResponseParser::new();
+        assert!(matches!(p.feed(&many), Err(HttpError::Head(_))));
+        assert!(ok(299, "").unwrap().success() && !ok(300, "").unwrap().success());
+    }
+}

@@ -1,0 +1,647 @@
+//! One-way relay of a child output pipe to a sink (the `--io` file, or dock's own stdout/stderr), with
+//! the optional line prefixer, back-pressure and a bounded buffer.
+//!
+//! A [`Pump`] reads one chunk ([`CHUNK`] bytes) only when everything read before has been written: when
+//! the sink is slow the pipe fills and the child blocks in `write(2)` rather than dock buffering without
+//! bound. Without a prefix, the chunk is written straight from the read buffer; with one, the prefixed
+//! copy is what waits. Where no byte needs to be seen (no prefix, and rotation does not ask for the bytes),
+//! `splice(2)` moves the pipe's pages into the file without a trip through user space.
+//!
+//! Registers: the pipe's read end (readable) and, when dock's stdout/stderr can be polled, a
+//! non-blocking handle on it (writable), both as `Source::Stdio(idx)`.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::time::Instant;
+
+use mio::{Interest, Token};
+use nix::errno::Errno;
+use nix::fcntl::{splice, SpliceFFlags};
+use nix::poll::{PollFd, PollFlags, PollTimeout};
+use nix::sys::socket::{send, MsgFlags};
+
+use super::file::FileSink;
+use super::prefix::Prefixer;
+use crate::reactor::{Reactor, Source};
+
+/// Bytes per `read(2)` from a child pipe or pty master, and so the most a direction buffers before it
+/// stops reading (plus the prefixes of that chunk's lines).
+pub const CHUNK: usize = 64 * 1024;
+
+/// Bytes per `read(2)` for a pipe copied unchanged into the `--io` file when `splice(2)` cannot be
+/// used: the pipe's whole capacity ([`PIPE_SIZE`]), a quarter of the syscalls of 64 KiB reads. A file
+/// never blocks, so nothing waits in this buffer.
+pub const FILE_CHUNK: usize = 1 << 20;
+
+/// Bytes asked of one `splice(2)`: the pipe's whole capacity (see [`PIPE_SIZE`]).
+const SPLICE_CHUNK: usize = 1 << 20;
+
+/// Capacity asked for the child's output pipes (`F_SETPIPE_SZ`, fcntl(2)): 1 MiB, the default
+/// `/proc/sys/fs/pipe-max-size`. Fewer, larger transfers; the default 64 KiB costs ~3× more wakeups.
+pub const PIPE_SIZE: i32 = 1 << 20;
+
+/// dock's own stdout or stderr as a relay target (prefix without `--io`).
+#[derive(Debug)]
+pub struct OutFd {
+    file: File,
+    kind: OutKind,
+    token: Option<Token>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OutKind {
+    /// A new non-blocking open file description of a pipe or terminal (`/proc/self/fd/N`): setting
+    /// `O_NONBLOCK` on the inherited one would also change it for whoever shares it (the shell).
+    Pollable,
+    /// A socket: `send(MSG_DONTWAIT)` is non-blocking per call, without touching the shared flags.
+    Socket,
+    /// A regular file or `/dev/null`: never "not ready", epoll refuses them (EPERM); plain writes.
+    Blocking,
+}
+
+impl OutFd {
+    /// A relay target for `fd` (dock's stdout or stderr).
+    ///
+    /// # Errors
+    /// `dup(2)` or `fstat(2)` failing (EBADF: dock was started with that fd closed).
+    pub fn new(fd: BorrowedFd<'_>) -> io::Result<OutFd> {
+        let dup = File::from(fd.try_clone_to_owned()?);
+        let ft = dup.metadata()?.file_type();
+        if ft.is_socket() {
+            return Ok(OutFd {
+                file: dup,
+                kind: OutKind::Socket,
+                token: None,
+            });
+        }
+        if ft.is_fifo() || ft.is_char_device() {
+            // O_NOCTTY: dock may be a session leader without a terminal (PID 1), and opening a tty
+            // would make it dock's controlling terminal.
+            let reopened = OpenOptions::new()
+                .write(true)
+                .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+                .open(format!("/proc/self/fd/{}", fd.as_raw_fd()));
+            if let Ok(file) = reopened {
+                return Ok(OutFd {
+                    file,
+                    kind: OutKind::Pollable,
+                    token: None,
+                });
+            }
+        }
+        Ok(OutFd {
+            file: dup,
+            kind: OutKind::Blocking,
+            token: None,
+        })
+    }
+
+    fn register(&mut self, r: &mut Reactor, idx: usize) {
+        if self.kind == OutKind::Blocking {
+            return;
+        }
+        match r.add_fd(
+            self.file.as_raw_fd(),
+            Source::Stdio(idx),
+            Interest::WRITABLE,
+        ) {
+            Ok(t) => self.token = Some(t),
+            // /dev/null and other character devices without poll support: EPERM. They never block.
+            Err(_) => self.kind = OutKind::Blocking,
+        }
+    }
+
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self.kind {
+            OutKind::Socket => send(
+                self.file.as_raw_fd(),
+                buf,
+                MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_NOSIGNAL,
+            )
+            .map_err(io::Error::from),
+            OutKind::Pollable | OutKind::Blocking => self.file.write(buf),
+        }
+    }
+}
+
+/// Where a [`Pump`] writes.
+#[derive(Debug)]
+pub enum Sink {
+    /// The `--io` file (owned by `file.rs`, rotated by `rotate.rs`).
+    File(FileSink),
+    /// dock's stdout or stderr.
+    Out(OutFd),
+}
+
+impl Sink {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Sink::File(f) => f.write(buf),
+            Sink::Out(o) => o.write(buf),
+        }
+    }
+
+    fn fd(&self) -> BorrowedFd<'_> {
+        match self {
+            Sink::File(f) => f.file().as_fd(),
+            Sink::Out(o) => o.file.as_fd(),
+        }
+    }
+}
+
+/// One child output pipe relayed to one sink.
+#[derive(Debug)]
+pub struct Pump {
+    /// For diagnostics: "stdout", "stderr", "output".
+    name: &'static str,
+    /// The pipe's read end (non-blocking); `None` once it gave EOF (every writer closed it).
+    src: Option<File>,
+    src_token: Option<Token>,
+    prefixer: Option<Prefixer>,
+    /// Read but not yet written; `pending[done..]` is what is left.
+    pending: Vec<u8>,
+    done: usize,
+    sink: Sink,
+    /// Whether (and into what) the pipe is spliced.
+    splice: Splice,
+    /// A write error was reported and nothing has been written since (report once, not per chunk).
+    failing: bool,
+    /// Bytes per read: [`FILE_CHUNK`] or [`CHUNK`].
+    chunk: usize,
+    /// The sink is a pipe whose reader is gone (EPIPE): stop relaying.
+    reader_gone: bool,
+}
+
+/// What a pump is waiting for after [`Pump::run`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Blocked {
+    /// The pipe is empty (readable event next).
+    Source,
+    /// The sink is full (writable event next).
+    Sink,
+    /// EOF seen and everything written.
+    Done,
+}
+
+impl Pump {
+    /// A relay from the pipe read end `src` to `sink`, prefixing lines when `prefix` is given.
+    ///
+    /// # Errors
+    /// Making `src` non-blocking failing (EBADF).
+    pub fn new(
+        name: &'static str,
+        src: OwnedFd,
+        prefix: Option<Vec<u8>>,
+        sink: Sink,
+    ) -> io::Result<Pump> {
+        set_nonblocking(src.as_fd())?;
+        let chunk = match (&sink, &prefix) {
+            (Sink::File(_), None) => FILE_CHUNK,
+            _ => CHUNK,
+        };
+        Ok(Pump {
+            name,
+            src: Some(File::from(src)),
+            src_token: None,
+            prefixer: prefix.map(Prefixer::new),
+            pending: Vec::new(),
+            done: 0,
+            sink,
+            splice: Splice::Untried,
+            failing: false,
+            chunk,
+            reader_gone: false,
+        })
+    }
+
+    /// Registers the pipe (and a pollable sink) as `Source::Stdio(idx)`.
+    ///
+    /// # Errors
+    /// `epoll_ctl` failing for the pipe.
+    pub fn register(&mut self, r: &mut Reactor, idx: usize) -> io::Result<()> {
+        if let Some(src) = &self.src {
+            self.src_token =
+                Some(r.add_fd(src.as_raw_fd(), Source::Stdio(idx), Interest::READABLE)?);
+        }
+        if let Sink::Out(o) = &mut self.sink {
+            o.register(r, idx);
+        }
+        Ok(())
+    }
+
+    /// The file sink, for rotation.
+    pub fn file_sink(&mut self) -> Option<&mut FileSink> {
+        match &mut self.sink {
+            Sink::File(f) => Some(f),
+            Sink::Out(_) => None,
+        }
+    }
+
+    /// Bytes this pump reads at once: the size of the `scratch` buffer to give [`Pump::run`].
+    pub fn chunk(&self) -> usize {
+        self.chunk
+    }
+
+    /// Everything the child wrote has been read (EOF) and written.
+    pub fn drained(&self) -> bool {
+        self.src.is_none() && self.done == self.pending.len()
+    }
+
+    /// Moves bytes until the pipe is empty, the sink is full, or EOF: edge-triggered readiness means
+    /// each side is driven to `WouldBlock`. `scratch` is the read buffer ([`Pump::chunk`] bytes);
+    /// `r` is `None` at exit (nothing to deregister).
+    pub fn run(&mut self, mut r: Option<&mut Reactor>, scratch: &mut [u8]) -> Blocked {
+        loop {
+            if !self.flush() {
+                return Blocked::Sink;
+            }
+            if self.reader_gone {
+                self.close_src(r.as_deref_mut());
+            }
+            if self.src.is_none() {
+                return Blocked::Done;
+            }
+            let spliced = match (self.can_splice(), &self.src, &self.splice) {
+                (true, Some(src), Splice::Into(target)) => Some(splice_some(src, target)),
+                _ => None,
+            };
+            if let Some(outcome) = spliced {
+                match outcome {
+                    SpliceOutcome::Moved => continue,
+                    SpliceOutcome::Empty => return Blocked::Source,
+                    SpliceOutcome::Eof => {
+                        self.close_src(r.as_deref_mut());
+                        return Blocked::Done;
+                    }
+                    SpliceOutcome::Unsupported => self.splice = Splice::Off,
+                }
+            }
+            let Some(src) = &mut self.src else {
+                return Blocked::Done;
+            };
+            let len = self.chunk.min(scratch.len());
+            match src.read(&mut scratch[..len]) {
+                Ok(0) => {
+                    self.close_src(r.as_deref_mut());
+                    return Blocked::Done;
+                }
+                Ok(n) => self.write_chunk(&scratch[..n]),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Blocked::Source,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    crate::warn!("reading the child's {}: {e}", self.name);
+                    self.close_src(r.as_deref_mut());
+                    return Blocked::Done;
+                }
+            }
+        }
+    }
+
+    /// At exit: relays what the pipe holds now (without waiting for EOF), waiting for a slow sink at
+    /// most until `deadline`.
+    pub fn finish(&mut self, scratch: &mut [u8], deadline: Instant) {
+        loop {
+            match self.run(None, scratch) {
+                Blocked::Source | Blocked::Done => return,
+                Blocked::Sink => {
+                    if !wait_writable(self.sink.fd(), deadline) {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// The file to splice into, when the bytes need no transformation: no prefix, and rotation does
+    /// not watch them (`FileSink::needs_bytes`).
+    ///
+    /// Linux refuses `splice(2)` into a file opened `O_APPEND` (EINVAL, fs/splice.c), and the sink is
+    /// opened so. So dock opens a second description of the same file (`/proc/self/fd/N`: the same
+    /// inode even if the path was renamed) without `O_APPEND`, and seeks it to the end before every
+    /// splice: output lands at the end even after an outside truncation (logrotate's copytruncate).
+    /// It is not atomic against another process appending at the same moment, which `O_APPEND`
+    /// writes are; the sink's own writes still are. With rotation the bytes go through the sink.
+    fn can_splice(&mut self) -> bool {
+        let Sink::File(f) = &self.sink else {
+            return false;
+        };
+        if self.prefixer.is_some() || f.needs_bytes() {
+            return false;
+        }
+        if let Splice::Untried = self.splice {
+            let path = format!("/proc/self/fd/{}", f.file().as_raw_fd());
+            self.splice = match OpenOptions::new().write(true).open(path) {
+                Ok(file) => Splice::Into(file),
+                Err(_) => Splice::Off,
+            };
+        }
+        matches!(self.splice, Splice::Into(_))
+    }
+
+    /// Writes the chunk just read: straight from `chunk` (no copy) without a prefix; the unwritten
+    /// rest, or the prefixed copy, goes to `pending`.
+    fn write_chunk(&mut self, chunk: &[u8]) {
+        self.pending.clear();
+        self.done = 0;
+        match &mut self.prefixer {
+            Some(p) => p.feed(chunk, &mut self.pending),
+            None => {
+                let mut off = 0;
+                while off < chunk.len() {
+                    match self.sink.write(&chunk[off..]) {
+                        Ok(n) => {
+                            off += n;
+                            self.failing = false;
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                        Err(e) => {
+                            self.write_failed(&e);
+                            off = chunk.len();
+                        }
+                    }
+                }
+                self.pending.extend_from_slice(&chunk[off..]);
+            }
+        }
+    }
+
+    /// Writes `pending`; true once it is empty, false when the sink would block.
+    fn flush(&mut self) -> bool {
+        while self.done < self.pending.len() {
+            match self.sink.write(&self.pending[self.done..]) {
+                Ok(n) => {
+                    self.done += n;
+                    self.failing = false;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
+                Err(e) => {
+                    self.write_failed(&e);
+                    self.done = self.pending.len();
+                }
+            }
+        }
+        true
+    }
+
+    /// A write error (ENOSPC, EIO): the chunk is dropped and the relay goes on, so the child is never
+    /// blocked by a sink that will not take its output. Reported once per run of failures.
+    ///
+    /// EPIPE on dock's stdout/stderr (`dock ... | head`): nobody will ever read it, so the relay stops
+    /// and closes the pipe's read end. The child's next write then fails with EPIPE/SIGPIPE, as it
+    /// would writing to dock's stdout itself.
+    fn write_failed(&mut self, e: &io::Error) {
+        if e.kind() == io::ErrorKind::BrokenPipe && matches!(self.sink, Sink::Out(_)) {
+            crate::debug!(
+                "the reader of dock's {} is gone: closing the child's",
+                self.name
+            );
+            self.reader_gone = true;
+            return;
+        }
+        if !self.failing {
+            crate::warn!(
+                "writing the child's {}: {e}; dropping output until a write succeeds",
+                self.name
+            );
+            self.failing = true;
+        }
+    }
+
+    fn close_src(&mut self, r: Option<&mut Reactor>) {
+        if let (Some(src), Some(t), Some(r)) = (&self.src, self.src_token.take(), r) {
+            r.remove_fd(src, t);
+        }
+        self.src = None;
+    }
+}
+
+/// `splice(2)` state of a pump.
+#[derive(Debug)]
+enum Splice {
+    /// Not tried yet.
+    Untried,
+    /// Splicing into this description of the `--io` file.
+    Into(File),
+    /// Not possible here: read + write.
+    Off,
+}
+
+enum SpliceOutcome {
+    Moved,
+    Empty,
+    Eof,
+    Unsupported,
+}
+
+/// One `splice(2)` from the pipe to the end of `target`.
+fn splice_some(src: &File, mut target: &File) -> SpliceOutcome {
+    if target.seek(SeekFrom::End(0)).is_err() {
+        return SpliceOutcome::Unsupported;
+    }
+    // SPLICE_F_NONBLOCK only concerns the pipe; the file write is an ordinary (disk) write.
+    let flags = SpliceFFlags::SPLICE_F_NONBLOCK | SpliceFFlags::SPLICE_F_MOVE;
+    loop {
+        return match splice(src, None, target, None, SPLICE_CHUNK, flags) {
+            Ok(0) => SpliceOutcome::Eof,
+            Ok(_) => SpliceOutcome::Moved,
+            Err(Errno::EAGAIN) => SpliceOutcome::Empty,
+            Err(Errno::EINTR) => continue,
+            // EINVAL: the file system has no splice_write. Anything else: let read + write report
+            // it, with the bytes.
+            Err(_) => SpliceOutcome::Unsupported,
+        };
+    }
+}
+
+/// `O_NONBLOCK` on an fd dock alone holds (a pipe end or pty master it created).
+///
+/// # Errors
+/// `fcntl(2)` failing (EBADF).
+pub fn set_nonblocking(fd: BorrowedFd<'_>) -> io::Result<()> {
+    use nix::fcntl::{fcntl, FcntlArg, OFlag};
+    let flags = OFlag::from_bits_truncate(fcntl(fd, FcntlArg::F_GETFL)?);
+    fcntl(fd, FcntlArg::F_SETFL(flags | OFlag::O_NONBLOCK))?;
+    Ok(())
+}
+
+/// Blocks in `poll(2)` until `fd` is writable or `deadline` passes; false at the deadline or on error.
+pub fn wait_writable(fd: BorrowedFd<'_>, deadline: Instant) -> bool {
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return false;
+        }
+        // Round up, so a sub-millisecond remainder is not a busy zero-timeout poll.
+        let ms = u16::try_from(left.as_millis() + 1).unwrap_or(u16::MAX);
+        let mut fds = [PollFd::new(fd, PollFlags::POLLOUT)];
+        match nix::poll::poll(&mut fds, PollTimeout::from(ms)) {
+            Ok(0) => return false,
+            Ok(_) => return true,
+            Err(Errno::EINTR) => {}
+            Err(_) => return false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nix::fcntl::OFlag;
+    use std::time::Duration;
+
+    fn pipe() -> (OwnedFd, File) {
+        let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).unwrap();
+        (r, File::from(w))
+    }
+
+    fn tmpfile(name: &str) -> std::path::PathBuf {
+        let p = std::env::temp_dir().join(format!("dock-relay-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_file(&p);
+        p
+    }
+
+    #[test]
+    fn pipe_to_file_is_byte_exact_with_and_without_prefix() {
+        for prefix in [None, Some(b"P ".to_vec())] {
+            let path = tmpfile(if prefix.is_some() { "pre" } else { "raw" });
+            let (r, mut w) = pipe();
+            let sink = Sink::File(FileSink::open(&path).unwrap());
+            let mut pump = Pump::new("output", r, prefix.clone(), sink).unwrap();
+            let mut reactor = Reactor::new().unwrap();
+            pump.register(&mut reactor, 0).unwrap();
+            let mut scratch = vec![0u8; pump.chunk()];
+            let mut want = Vec::new();
+            for i in 0..2000 {
+                let line = format!("line {i} {}\n", "x".repeat(i % 97));
+                want.extend_from_slice(line.as_bytes());
+            }
+            want.extend_from_slice(b"last without newline");
+            // Write in odd pieces while relaying: lines cross chunk boundaries.
+            for piece in want.chunks(7919) {
+                w.write_all(piece).unwrap();
+                assert_eq!(pump.run(Some(&mut reactor), &mut scratch), Blocked::Source);
+            }
+            drop(w);
+            assert_eq!(pump.run(Some(&mut reactor), &mut scratch), Blocked::Done);
+            assert!(pump.drained());
+            let got = std::fs::read(&path).unwrap();
+            let want = match &prefix {
+                Some(p) => super::super::prefix::prefix_lines(p, &want),
+                None => want,
+            };
+            assert_eq!(got, want);
+            std::fs::remove_file(&path).unwrap();
+        }
+    }
+
+    #[test]
+    fn spliced_output_follows_an_outside_truncation_like_o_append() {
+        let path = tmpfile("trunc");
+        std::fs::write(&path, b"old\n").unwrap();
+        let (r, mut w) = pipe();
+        let sink = Sink::File(FileSink::open(&path).unwrap());
+        let mut pump = Pump::new("output", r, None, sink).unwrap();
+        let mut scratch = vec![0u8; pump.chunk()];
+        w.write_all(b"one\n").unwrap();
+        assert_eq!(pump.run(None, &mut scratch), Blocked::Source);
+        assert!(matches!(pump.splice, Splice::Into(_)), "splice is used");
+        assert_eq!(std::fs::read(&path).unwrap(), b"old\none\n");
+        // logrotate's copytruncate: the next bytes go to the new end, no hole of NULs.
+        File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(0)
+            .unwrap();
+        w.write_all(b"two\n").unwrap();
+        drop(w);
+        assert_eq!(pump.run(None, &mut scratch), Blocked::Done);
+        assert_eq!(std::fs::read(&path).unwrap(), b"two\n");
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn a_full_sink_stops_reading_then_resumes() {
+        // Sink: a socket pair whose reader is slow; source: a pipe with more than the socket holds.
+        let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+        let sink = Sink::Out(OutFd {
+            file: File::from(OwnedFd::from(a)),
+            kind: OutKind::Socket,
+            token: None,
+        });
+        let (r, mut w) = pipe();
+        let mut pump = Pump::new("stdout", r, Some(b">".to_vec()), sink).unwrap();
+        let mut reactor = Reactor::new().unwrap();
+        pump.register(&mut reactor, 0).unwrap();
+        let mut scratch = vec![0u8; CHUNK];
+        let total = 4 << 20;
+        let writer = std::thread::spawn(move || {
+            let line = [b"y".repeat(63), b"\n".to_vec()].concat();
+            for _ in 0..total / 64 {
+                w.write_all(&line).unwrap();
+            }
+        });
+        // Nobody reads the socket yet: the pump must end up waiting on it, not buffering on.
+        while pump.run(Some(&mut reactor), &mut scratch) != Blocked::Sink {}
+        assert!(
+            pump.pending.len() <= CHUNK * 2,
+            "at most one prefixed chunk"
+        );
+        let mut got = Vec::new();
+        let mut buf = vec![0u8; 1 << 16];
+        b.set_read_timeout(Some(Duration::from_millis(1))).unwrap();
+        while pump.run(Some(&mut reactor), &mut scratch) != Blocked::Done {
+            assert!(pump.pending.len() <= CHUNK * 2);
+            if let Ok(n) = b.read(&mut buf) {
+                got.extend_from_slice(&buf[..n]);
+            }
+        }
+        writer.join().unwrap();
+        b.set_nonblocking(true).unwrap();
+        while let Ok(n) = b.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&buf[..n]);
+        }
+        assert_eq!(got.len(), total / 64 * 65);
+        assert!(got.chunks(65).all(|l| l[0] == b'>' && l[64] == b'\n'));
+    }
+
+    #[test]
+    fn a_gone_reader_closes_the_childs_pipe() {
+        let (sr, sw) = pipe();
+        let mut out = OutFd::new(sw.as_fd()).unwrap();
+        drop((sr, sw));
+        out.kind = OutKind::Pollable;
+        let (r, mut w) = pipe();
+        let mut pump = Pump::new("stdout", r, None, Sink::Out(out)).unwrap();
+        let mut scratch = vec![0u8; CHUNK];
+        w.write_all(b"nobody reads this\n").unwrap();
+        // The SIGPIPEs these writes raise are ignored: std sets SIGPIPE to SIG_IGN in test binaries.
+        assert_eq!(pump.run(None, &mut scratch), Blocked::Done);
+        assert!(pump.drained());
+        assert_eq!(
+            w.write(b"x").unwrap_err().kind(),
+            io::ErrorKind::BrokenPipe,
+            "the child sees EPIPE next"
+        );
+    }
+
+    #[test]
+    fn out_fd_kinds() {
+        let null = File::options().write(true).open("/dev/null").unwrap();
+        let mut o = OutFd::new(null.as_fd()).unwrap();
+        let mut r = Reactor::new().unwrap();
+        o.register(&mut r, 0);
+        assert_eq!(o.kind, OutKind::Blocking);
+        let (_r, w) = pipe();
+        assert_eq!(OutFd::new(w.as_fd()).unwrap().kind, OutKind::Pollable);
+        let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+        assert_eq!(OutFd::new(a.as_fd()).unwrap().kind, OutKind::Socket);
+    }
+}

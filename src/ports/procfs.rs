@@ -1,0 +1,261 @@
+//! `--strict-port-binding`: which of dock's descendants (or dock itself) holds a socket inode, read
+//! from `/proc`. Best effort by nature: processes come and go during the walk, so a vanished process is
+//! skipped and one whose fds cannot be read (EACCES: another user, or a dumpable-0 setuid program) is
+//! counted; the caller retries at the next poll and never falls back to non-strict.
+//!
+//! The tree is walked through `/proc/<pid>/task/<tid>/children` (proc(5), `CONFIG_PROC_CHILDREN`),
+//! which lists each thread's children; without it, by the ppid field of every `/proc/<pid>/stat`.
+//! dock is a child subreaper (or PID 1), so orphaned grandchildren stay in its tree.
+//!
+//! Registers nothing.
+
+use std::collections::{HashMap, HashSet};
+use std::ffi::OsStr;
+use std::fs;
+use std::io;
+use std::path::Path;
+
+/// Upper bound on the processes one scan visits: a fork bomb cannot make a poll tick unbounded.
+const MAX_PROCS: usize = 4096;
+
+/// The result of one scan.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Scan {
+    /// The first process found holding one of the inodes.
+    pub pid: Option<i32>,
+    /// The inode it holds.
+    pub inode: Option<u64>,
+    /// Processes of the tree visited.
+    pub visited: usize,
+    /// Processes whose fd table could not be read for a reason other than having exited.
+    pub unreadable: usize,
+}
+
+/// Searches `root` and its descendants under `proc` (normally `/proc`) for an fd that is one of the
+/// socket `inodes`.
+pub fn find_owner(proc: &Path, root: i32, inodes: &[u64]) -> Scan {
+    let mut scan = Scan::default();
+    if inodes.is_empty() {
+        return scan;
+    }
+    for pid in descendants(proc, root) {
+        scan.visited += 1;
+        match holds_socket(proc, pid, inodes) {
+            Ok(Some(inode)) => {
+                scan.pid = Some(pid);
+                scan.inode = Some(inode);
+                return scan;
+            }
+            Ok(None) => {}
+            Err(e) if vanished(&e) => {}
+            Err(_) => scan.unreadable += 1,
+        }
+    }
+    scan
+}
+
+/// `root` first, then its descendants breadth first (at most [`MAX_PROCS`]).
+pub fn descendants(proc: &Path, root: i32) -> Vec<i32> {
+    // The root's main thread lives as long as the root, so a missing `children` file there means
+    // the kernel has no CONFIG_PROC_CHILDREN (or the root is gone, and the fallback finds nothing).
+    let ppids = match proc.join(format!("{root}/task/{root}/children")).exists() {
+        true => None,
+        false => Some(children_by_ppid(proc)),
+    };
+    let mut seen = HashSet::from([root]);
+    let mut order = vec![root];
+    let mut i = 0;
+    while i < order.len() && order.len() < MAX_PROCS {
+        let pid = order[i];
+        i += 1;
+        let kids = match &ppids {
+            Some(map) => map.get(&pid).cloned().unwrap_or_default(),
+            None => children_of(proc, pid),
+        };
+        for k in kids {
+            if order.len() < MAX_PROCS && seen.insert(k) {
+                order.push(k);
+            }
+        }
+    }
+    order
+}
+
+/// The children of every thread of `pid`; a process or thread that exits mid-walk has none.
+fn children_of(proc: &Path, pid: i32) -> Vec<i32> {
+    let mut kids = Vec::new();
+    let Ok(tasks) = fs::read_dir(proc.join(pid.to_string()).join("task")) else {
+        return kids;
+    };
+    for task in tasks.flatten() {
+        if let Ok(s) = fs::read_to_string(task.path().join("children")) {
+            kids.extend(parse_pids(&s));
+        }
+    }
+    kids
+}
+
+/// ppid → children, from every `/proc/<pid>/stat`.
+fn children_by_ppid(proc: &Path) -> HashMap<i32, Vec<i32>> {
+    let mut map: HashMap<i32, Vec<i32>> = HashMap::new();
+    let Ok(dir) = fs::read_dir(proc) else {
+        return map;
+    };
+    for e in dir.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            continue;
+        };
+        if let Ok(stat) = fs::read_to_string(e.path().join("stat")) {
+            if let Some(ppid) = parse_stat_ppid(&stat) {
+                map.entry(ppid).or_default().push(pid);
+            }
+        }
+    }
+    map
+}
+
+/// The first of `inodes` that an fd of `pid` is (`socket:[INODE]`).
+fn holds_socket(proc: &Path, pid: i32, inodes: &[u64]) -> io::Result<Option<u64>> {
+    for fd in fs::read_dir(proc.join(pid.to_string()).join("fd"))? {
+        let Ok(fd) = fd else { continue };
+        // An fd closed between readdir and readlink: just not ours.
+        let Ok(target) = fs::read_link(fd.path()) else {
+            continue;
+        };
+        match socket_inode(target.as_os_str()) {
+            Some(i) if inodes.contains(&i) => return Ok(Some(i)),
+            _ => {}
+        }
+    }
+    Ok(None)
+}
+
+/// ENOENT/ESRCH: the process (or thread) exited during the walk.
+fn vanished(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ESRCH)
+}
+
+/// The inode of an fd link's target `socket:[INODE]` (proc(5), /proc/pid/fd).
+pub fn socket_inode(target: &OsStr) -> Option<u64> {
+    target
+        .to_str()?
+        .strip_prefix("socket:[")?
+        .strip_suffix(']')?
+        .parse()
+        .ok()
+}
+
+/// Pids from a `children` file: space-separated decimal numbers.
+pub fn parse_pids(s: &str) -> impl Iterator<Item = i32> + '_ {
+    s.split_ascii_whitespace().filter_map(|w| w.parse().ok())
+}
+
+/// The ppid (4th field) of a `/proc/<pid>/stat` line. The 2nd field, `(comm)`, may hold spaces and
+/// parentheses, so fields are counted after the last `)`.
+pub fn parse_stat_ppid(stat: &str) -> Option<i32> {
+    let (_, rest) = stat.rsplit_once(')')?;
+    let mut f = rest.split_ascii_whitespace();
+    let _state = f.next()?;
+    f.next()?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{BufRead, BufReader};
+    use std::net::TcpListener;
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::MetadataExt;
+    use std::process::{Command, Stdio};
+
+    const PROC: &str = "/proc";
+
+    #[test]
+    fn link_and_stat_parsing() {
+        assert_eq!(socket_inode(OsStr::new("socket:[12345]")), Some(12345));
+        for bad in [
+            "socket:[]",
+            "socket:[12",
+            "pipe:[5]",
+            "/dev/null",
+            "socket:[-1]",
+        ] {
+            assert_eq!(socket_inode(OsStr::new(bad)), None, "{bad}");
+        }
+        assert_eq!(parse_pids("12 13 7\n").collect::<Vec<_>>(), [12, 13, 7]);
+        assert_eq!(parse_pids("").count(), 0);
+        let stat = "42 (we) ird) name) S 7 42 42 0 -1 4194560 100 0 0 0";
+        assert_eq!(parse_stat_ppid(stat), Some(7));
+        assert_eq!(parse_stat_ppid("42 (x"), None);
+        assert_eq!(parse_stat_ppid("42 (x) S"), None);
+    }
+
+    fn own_socket_inode(l: &TcpListener) -> u64 {
+        fs::metadata(format!("/proc/self/fd/{}", l.as_raw_fd()))
+            .unwrap()
+            .ino()
+    }
+
+    #[test]
+    fn own_socket_is_found_in_own_tree() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let me = std::process::id() as i32;
+        let s = find_owner(Path::new(PROC), me, &[own_socket_inode(&l)]);
+        assert_eq!(s.pid, Some(me));
+        assert_eq!(find_owner(Path::new(PROC), me, &[]).pid, None);
+    }
+
+    /// A python child that listens and prints its pid and socket inode, then waits for stdin EOF.
+    fn listening_child() -> (std::process::Child, i32, u64) {
+        let mut c = Command::new("python3")
+            .args([
+                "-c",
+                "import os,socket,sys\n\
+                 s=socket.socket(); s.bind(('127.0.0.1',0)); s.listen()\n\
+                 print(os.getpid(), os.fstat(s.fileno()).st_ino, flush=True)\n\
+                 sys.stdin.read()",
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(c.stdout.as_mut().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let mut w = line.split_whitespace();
+        let pid = w.next().unwrap().parse().unwrap();
+        let inode = w.next().unwrap().parse().unwrap();
+        (c, pid, inode)
+    }
+
+    #[test]
+    fn a_childs_socket_is_found_but_not_a_parents_from_the_child() {
+        let (mut c, pid, inode) = listening_child();
+        let me = std::process::id() as i32;
+        let tree = descendants(Path::new(PROC), me);
+        assert_eq!(tree[0], me);
+        assert!(tree.contains(&pid), "{tree:?}");
+        assert_eq!(find_owner(Path::new(PROC), me, &[inode]).pid, Some(pid));
+        // Rooted at the child, the parent's listener is outside the tree.
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let s = find_owner(Path::new(PROC), pid, &[own_socket_inode(&l)]);
+        assert_eq!(s.pid, None);
+        assert_eq!(s.visited, 1);
+        drop(c.stdin.take());
+        c.wait().unwrap();
+        // Gone: a vanished root is neither found nor an error.
+        let gone = find_owner(Path::new(PROC), pid, &[inode]);
+        assert_eq!((gone.pid, gone.unreadable), (None, 0));
+    }
+
+    #[test]
+    fn ppid_fallback_agrees_with_children_files() {
+        let (mut c, pid, _) = listening_child();
+        let me = std::process::id() as i32;
+        let map = children_by_ppid(Path::new(PROC));
+        assert!(map.get(&me).is_some_and(|k| k.contains(&pid)));
+        drop(c.stdin.take());
+        c.wait().unwrap();
+    }
+}

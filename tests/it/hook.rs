@@ -1,0 +1,675 @@
+//! `--web-hook` (issue 6): a loopback receiver records every PUT (method, headers, JSON body) and
+//! answers as each test scripts it: in order, retried, never answering, chunked, close-delimited, TLS.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::mpsc::{channel, Receiver};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::util::{self, Mode, Running, TempDir, DEADLINE};
+
+/// How the receiver answers one request.
+#[derive(Clone)]
+enum Reply {
+    /// This status with a small Content-Length body.
+    Status(u16),
+    /// 200 with a chunked body written in several pieces.
+    Chunked,
+    /// 200 with a body ended by closing the connection.
+    CloseDelimited,
+    /// Never answer; the connection is handed to the test in [`Req::held`].
+    Never,
+    /// Answer 200 once the test opens the gate.
+    Gate(Arc<(Mutex<bool>, Condvar)>),
+}
+
+/// One recorded request.
+struct Req {
+    method: String,
+    path: String,
+    headers: Vec<(String, String)>,
+    body: Value,
+    /// The connection, for [`Reply::Never`].
+    held: Option<TcpStream>,
+}
+
+impl Req {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn status(&self) -> &str {
+        self.body["ps"]["status"].as_str().unwrap_or("?")
+    }
+}
+
+/// A loopback HTTP(S) receiver thread: answers the n-th connection with `replies[n]` (the last reply
+/// repeats).
+struct Receiver_ {
+    addr: SocketAddr,
+    reqs: Receiver<Req>,
+}
+
+#[cfg(feature = "tls")]
+type ServerTls = Option<Arc<rustls::ServerConfig>>;
+#[cfg(not(feature = "tls"))]
+type ServerTls = Option<Arc<std::convert::Infallible>>;
+
+fn receiver(replies: Vec<Reply>, tls: ServerTls) -> Receiver_ {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = channel();
+    thread::spawn(move || {
+        for (n, conn) in listener.incoming().enumerate() {
+            let Ok(tcp) = conn else { continue };
+            let reply = replies[n.min(replies.len() - 1)].clone();
+            let tx = tx.clone();
+            let tls = tls.clone();
+            thread::spawn(move || {
+                tcp.set_read_timeout(Some(DEADLINE)).unwrap();
+                let held = tcp.try_clone().ok();
+                match tls {
+                    None => serve(tcp, reply, held, &tx),
+                    #[cfg(feature = "tls")]
+                    Some(cfg) => {
+                        let conn = rustls::ServerConnection::new(cfg).unwrap();
+                        serve(rustls::StreamOwned::new(conn, tcp), reply, None, &tx);
+                    }
+                    #[cfg(not(feature = "tls"))]
+                    Some(never) => match *never {},
+                }
+            });
+        }
+    });
+    Receiver_ { addr, reqs: rx }
+}
+
+/// Reads one request from `s`, records it, answers with `reply`.
+fn serve<S: Read + Write>(
+    mut s: S,
+    reply: Reply,
+    held: Option<TcpStream>,
+    tx: &std::sync::mpsc::Sender<Req>,
+) {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 1024];
+    let head_len = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        match s.read(&mut chunk) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    };
+    let mut headers = [httparse::EMPTY_HEADER; 32];
+    let mut req = httparse::Request::new(&mut headers);
+    assert!(req.parse(&buf).unwrap().is_complete());
+    let method = req.method.unwrap_or("").to_string();
+    let path = req.path.unwrap_or("").to_string();
+    let headers: Vec<(String, String)> = req
+        .headers
+        .iter()
+        .map(|h| {
+            (
+                h.name.to_string(),
+                String::from_utf8_lossy(h.value).into_owned(),
+            )
+        })
+        .collect();
+    let len: usize = headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+        .map(|(_, v)| v.parse().unwrap())
+        .unwrap_or(0);
+    while buf.len() < head_len + len {
+        match s.read(&mut chunk) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+    let never = matches!(reply, Reply::Never);
+    let _ = tx.send(Req {
+        method,
+        path,
+        headers,
+        body: serde_json::from_slice(&buf[head_len..head_len + len]).unwrap_or(Value::Null),
+        held: if never { held } else { None },
+    });
+    let _ = match reply {
+        Reply::Status(code) => write!(
+            s,
+            "HTTP/1.1 {code} Whatever\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
+        ),
+        Reply::Chunked => s
+            .write_all(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nwell")
+            .and_then(|()| s.flush())
+            .and_then(|()| s.write_all(b"\r\n3;x=y\r\nrec\r\n0\r\nX-T: 1\r\n\r\n")),
+        Reply::CloseDelimited => s.write_all(b"HTTP/1.0 200 OK\r\nServer: t\r\n\r\nuntil close"),
+        Reply::Never => {
+            // Keep the connection (a clone is in `held`) until dock closes it.
+            let _ = s.read(&mut chunk);
+            Ok(())
+        }
+        Reply::Gate(g) => {
+            let mut open = g.0.lock().unwrap();
+            while !*open {
+                open = g.1.wait(open).unwrap();
+            }
+            s.write_all(b"HTTP/1.1 204 No Content\r\n\r\n")
+        }
+    };
+    let _ = s.flush();
+}
+
+impl Receiver_ {
+    /// The next request, or panics at the deadline.
+    fn next(&self) -> Req {
+        self.reqs
+            .recv_timeout(DEADLINE)
+            .expect("no hook request within the deadline")
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Statuses of every request received until now (dock has exited: all are in).
+    fn rest(&self) -> Vec<String> {
+        self.reqs
+            .try_iter()
+            .map(|r| r.status().to_string())
+            .collect()
+    }
+}
+
+/// A FIFO the child blocks on until the test writes a line: a child that stays alive as long as the
+/// test wants, without sleeping.
+fn fifo(dir: &TempDir) -> String {
+    let path = dir.path("gate");
+    nix::unistd::mkfifo(
+        path.as_str(),
+        nix::sys::stat::Mode::from_bits_truncate(0o600),
+    )
+    .unwrap();
+    path
+}
+
+fn release(fifo: &str) {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(fifo)
+        .unwrap()
+        .write_all(b"go\n")
+        .unwrap();
+}
+
+#[test]
+fn starting_running_crashed_in_order_with_exact_fields() {
+    let rx = receiver(vec![Reply::Status(200)], None);
+    let dir = TempDir::new("hook-seq");
+    let gate = fifo(&dir);
+    let url = format!("http://alice:s%3Acret@{}/hook?x=1", rx.addr);
+    let script = format!("read _ < {gate}; exit 3");
+    let d = Running::start(Mode::Pid1, &["--web-hook", &url, "sh", "-c", &script]);
+    let starting = rx.next();
+    let running = rx.next();
+    release(&gate);
+    let crashed = rx.next();
+    let f = d.finish();
+    assert_eq!(f.code, 3, "{}", f.stderr);
+    assert_eq!(f.stderr, "", "a delivered hook logs nothing without -d");
+
+    for r in [&starting, &running, &crashed] {
+        assert_eq!(r.method, "PUT");
+        assert_eq!(r.path, "/hook?x=1");
+        assert_eq!(r.header("host"), Some(rx.addr.to_string().as_str()));
+        let ua = format!("dock/{}", env!("CARGO_PKG_VERSION"));
+        assert_eq!(r.header("user-agent"), Some(ua.as_str()));
+        assert_eq!(r.header("content-type"), Some("application/json"));
+        assert_eq!(r.header("connection"), Some("close"));
+        // alice:s:cret
+        assert_eq!(r.header("authorization"), Some("Basic YWxpY2U6czpjcmV0"));
+        let lo = r.body["ps"]["net_interfaces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["name"] == "lo")
+            .cloned()
+            .expect("lo is listed");
+        assert_eq!(lo["ipv4"], "127.0.0.1");
+    }
+    let pid = starting.body["ps"]["pid"].as_i64().expect("a pid");
+    assert!(pid > 1, "the child's pid, not dock's");
+    let fields = |r: &Req| {
+        let mut ps = r.body["ps"].clone();
+        ps.as_object_mut().unwrap().remove("net_interfaces");
+        ps
+    };
+    assert_eq!(fields(&starting), json!({"status": "starting", "pid": pid}));
+    assert_eq!(fields(&running), json!({"status": "running", "pid": pid}));
+    assert_eq!(
+        fields(&crashed),
+        json!({"status": "crashed", "pid": pid, "exit_code": 3})
+    );
+    assert!(rx.rest().is_empty());
+}
+
+#[test]
+fn killed_child_reports_143_and_sigterm() {
+    let rx = receiver(vec![Reply::Status(200)], None);
+    let url = rx.url("/");
+    let d = Running::start(
+        Mode::Subreaper,
+        &["--web-hook", &url, "sh", "-c", "exec sleep 1000"],
+    );
+    assert_eq!(rx.next().status(), "starting");
+    assert_eq!(rx.next().status(), "running");
+    d.signal(libc::SIGTERM);
+    let crashed = rx.next();
+    let f = d.finish();
+    assert_eq!(f.code, 143, "{}", f.stderr);
+    assert_eq!(crashed.body["ps"]["exit_code"], 143);
+    assert_eq!(crashed.body["ps"]["signal"], "SIGTERM");
+}
+
+#[test]
+fn running_is_dropped_when_the_child_exits_first() {
+    let gate = Arc::new((Mutex::new(false), Condvar::new()));
+    let rx = receiver(vec![Reply::Gate(gate.clone()), Reply::Status(200)], None);
+    let url = rx.url("/");
+    let d = Running::start(
+        Mode::Pid1,
+        &["-d", "--web-hook", &url, "sh", "-c", "exit 5"],
+    );
+    assert_eq!(rx.next().status(), "starting");
+    // `crashed` is queued while `starting` is unanswered and `running` waits behind it.
+    d.wait_stderr("running not sent, the child exited first");
+    *gate.0.lock().unwrap() = true;
+    gate.1.notify_all();
+    assert_eq!(rx.next().status(), "crashed");
+    let f = d.finish();
+    assert_eq!(f.code, 5, "{}", f.stderr);
+    assert!(rx.rest().is_empty(), "running must never follow crashed");
+}
+
+/// Not answering must hold back neither the child, nor signal handling, nor the exit beyond the grace
+/// period.
+#[test]
+fn silent_receiver_delays_nothing() {
+    let rx = receiver(vec![Reply::Never], None);
+    let url = rx.url("/");
+    let d = Running::start(
+        Mode::Pid1,
+        &[
+            "--grace-period",
+            "1",
+            "--web-hook",
+            &url,
+            "sh",
+            "-c",
+            "echo up; exec sleep 1000",
+        ],
+    );
+    let starting = rx.next();
+    assert_eq!(starting.status(), "starting");
+    assert_eq!(d.line(), "up");
+    // The child runs while `starting` is still unanswered on an open connection: dock did not wait.
+    let held = starting.held.as_ref().unwrap();
+    held.set_nonblocking(true).unwrap();
+    let mut b = [0u8; 1];
+    assert!(
+        matches!((&*held).read(&mut b), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "dock's connection is still open and waiting"
+    );
+    d.signal(libc::SIGTERM);
+    // Bounded well below the 10 s request timeout a waiting dock would sit out: not a speed claim,
+    // the grace period (1 s) is what ends the wait.
+    let mut d = d;
+    let f = d.finish_within(Duration::from_secs(8));
+    assert_eq!(f.code, 143, "{}", f.stderr);
+    assert!(
+        f.stderr.contains("not delivered within the grace period"),
+        "{}",
+        f.stderr
+    );
+}
+
+#[test]
+fn a_500_is_retried() {
+    let rx = receiver(vec![Reply::Status(500), Reply::Status(200)], None);
+    let url = rx.url("/");
+    let dir = TempDir::new("hook-retry");
+    let gate = fifo(&dir);
+    let script = format!("read _ < {gate}; exit 0");
+    let d = Running::start(Mode::Subreaper, &["--web-hook", &url, "sh", "-c", &script]);
+    let first = rx.next();
+    let second = rx.next();
+    assert_eq!((first.status(), second.status()), ("starting", "starting"));
+    assert_eq!(first.body["ps"]["pid"], second.body["ps"]["pid"]);
+    assert_eq!(rx.next().status(), "running");
+    release(&gate);
+    assert_eq!(rx.next().status(), "crashed");
+    let f = d.finish();
+    assert_eq!(f.code, 0, "{}", f.stderr);
+    assert_eq!(
+        f.stderr, "",
+        "a retried-then-delivered hook is not an error"
+    );
+}
+
+#[test]
+fn unreachable_receiver_is_logged_and_the_exit_code_is_the_childs() {
+    // A port nobody listens on: bind, note the port, close.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}/");
+    let f = util::run(
+        Mode::Subreaper,
+        &[
+            "--grace-period",
+            "1",
+            "--web-hook",
+            &url,
+            "sh",
+            "-c",
+            "exit 9",
+        ],
+    );
+    assert_eq!(f.code, 9);
+    assert!(
+        f.stderr.contains("web hook http://127.0.0.1:") && f.stderr.contains("not delivered"),
+        "{}",
+        f.stderr
+    );
+}
+
+#[test]
+fn chunked_and_close_delimited_responses_are_complete() {
+    let rx = receiver(
+        vec![Reply::Chunked, Reply::CloseDelimited, Reply::Chunked],
+        None,
+    );
+    // A host name, resolved off the loop (`localhost` may list ::1 first: nobody listens there, so
+    // this also covers falling back to the next address).
+    let url = format!("http://localhost:{}/", rx.addr.port());
+    let dir = TempDir::new("hook-chunked");
+    let gate = fifo(&dir);
+    let script = format!("read _ < {gate}; exit 0");
+    let d = Running::start(Mode::Pid1, &["--web-hook", &url, "sh", "-c", &script]);
+    assert_eq!(rx.next().status(), "starting");
+    assert_eq!(rx.next().status(), "running");
+    release(&gate);
+    let crashed = rx.next();
+    assert_eq!(crashed.status(), "crashed");
+    assert_eq!(
+        crashed.header("host"),
+        Some(format!("localhost:{}", rx.addr.port()).as_str())
+    );
+    let f = d.finish();
+    assert_eq!(f.code, 0);
+    assert_eq!(f.stderr, "", "each response was understood the first time");
+    assert!(rx.rest().is_empty(), "no retries");
+}
+
+#[test]
+fn bad_urls_exit_2_and_start_nothing() {
+    let dir = TempDir::new("hook-bad");
+    let marker = dir.path("started");
+    let script = format!("touch {marker}");
+    for url in [
+        "ftp://example.com/",
+        "http://",
+        "http://host:0/",
+        "http://host:99999/",
+        "http://[::1/",
+        "http://a b/",
+        "example.com/hook",
+    ] {
+        let f = util::run(Mode::Subreaper, &["--web-hook", url, "sh", "-c", &script]);
+        assert_eq!(f.code, 2, "{url}: {}", f.stderr);
+        assert!(
+            f.stderr.starts_with("dock: --web-hook") && f.stderr.lines().count() == 1,
+            "{url}: {}",
+            f.stderr
+        );
+    }
+    // A --ca-file with no certificate in it fails when the https hook is set up.
+    let empty = dir.path("empty.pem");
+    std::fs::write(&empty, "not pem\n").unwrap();
+    let f = util::run(
+        Mode::Subreaper,
+        &[
+            "--ca-file",
+            &empty,
+            "--web-hook",
+            "https://127.0.0.1:1/",
+            "sh",
+            "-c",
+            &script,
+        ],
+    );
+    assert_eq!(f.code, 2, "{}", f.stderr);
+    // Without TLS compiled in, https is refused at parse time instead.
+    let want = if cfg!(feature = "tls") {
+        "--ca-file"
+    } else {
+        "https://"
+    };
+    assert!(f.stderr.contains(want), "{}", f.stderr);
+    assert!(
+        !std::path::Path::new(&marker).exists(),
+        "nothing was started"
+    );
+}
+
+#[cfg(feature = "tls")]
+/// A test CA and a `localhost` / 127.0.0.1 server certificate signed by it, made with the openssl CLI.
+fn test_pki(dir: &TempDir) -> (String, Arc<rustls::ServerConfig>) {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let ext = dir.path("ext.cnf");
+    std::fs::write(
+        &ext,
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n\
+         keyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    let p = |n: &str| dir.path(n);
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    let steps: Vec<Vec<String>> = vec![
+        [
+            &["req", "-x509"][..],
+            &ec,
+            &["-keyout", &p("ca.key"), "-out", &p("ca.pem")],
+            &["-subj", "/CN=dock test CA", "-days", "2"],
+        ]
+        .concat()
+        .iter()
+        .map(|s| s.to_string())
+        .collect(),
+        [
+            &["req"][..],
+            &ec,
+            &["-keyout", &p("leaf.key"), "-out", &p("leaf.csr")],
+            &["-subj", "/CN=localhost"],
+        ]
+        .concat()
+        .iter()
+        .map(|s| s.to_string())
+        .collect(),
+        [
+            "x509",
+            "-req",
+            "-in",
+            &p("leaf.csr"),
+            "-CA",
+            &p("ca.pem"),
+            "-CAkey",
+            &p("ca.key"),
+            "-CAcreateserial",
+            "-out",
+            &p("leaf.pem"),
+            "-days",
+            "2",
+            "-extfile",
+            &ext,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect(),
+    ];
+    for args in steps {
+        let out = std::process::Command::new("openssl")
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(p("leaf.pem"))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let key = PrivateKeyDer::from_pem_file(p("leaf.key")).unwrap();
+    let cfg = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .unwrap();
+    (p("ca.pem"), Arc::new(cfg))
+}
+
+#[cfg(feature = "tls")]
+#[test]
+fn https_is_refused_without_the_ca_and_delivered_with_it() {
+    let dir = TempDir::new("hook-tls");
+    let (ca, server) = test_pki(&dir);
+
+    let rx = receiver(vec![Reply::Status(200)], Some(server.clone()));
+    let url = format!("https://localhost:{}/tls", rx.addr.port());
+    let f = util::run(
+        Mode::Subreaper,
+        &[
+            "--grace-period",
+            "2",
+            "--web-hook",
+            &url,
+            "sh",
+            "-c",
+            "exit 7",
+        ],
+    );
+    assert_eq!(
+        f.code, 7,
+        "the child's status, whatever the hook: {}",
+        f.stderr
+    );
+    assert!(f.stderr.contains("certificate"), "{}", f.stderr);
+    assert!(
+        rx.rest().is_empty(),
+        "nothing was sent over an unverified connection"
+    );
+
+    let rx = receiver(
+        vec![Reply::Status(200), Reply::CloseDelimited, Reply::Chunked],
+        Some(server),
+    );
+    let gate = fifo(&dir);
+    let script = format!("read _ < {gate}; exit 0");
+    let url = format!("https://127.0.0.1:{}/tls", rx.addr.port());
+    let d = Running::start(
+        Mode::Pid1,
+        &["--ca-file", &ca, "--web-hook", &url, "sh", "-c", &script],
+    );
+    let starting = rx.next();
+    assert_eq!(starting.status(), "starting");
+    assert_eq!(starting.path, "/tls");
+    assert_eq!(rx.next().status(), "running");
+    release(&gate);
+    assert_eq!(rx.next().status(), "crashed");
+    let f = d.finish();
+    assert_eq!(f.code, 0);
+    assert_eq!(f.stderr, "", "{}", f.stderr);
+}
+
+#[test]
+fn with_bind_port_running_waits_for_the_listener() {
+    let rx = receiver(vec![Reply::Status(200)], None);
+    let url = rx.url("/");
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = TempDir::new("hook-port");
+    let gate = fifo(&dir);
+    let script = format!(
+        "read _ < {gate}; exec python3 -c 'import socket, signal; s = socket.socket(); \
+         s.bind((\"127.0.0.1\", {port})); s.listen(); signal.pause()'"
+    );
+    let port_arg = port.to_string();
+    let d = Running::start(
+        Mode::Pid1,
+        &[
+            "-d",
+            "--bind-port",
+            &port_arg,
+            "--web-hook",
+            &url,
+            "sh",
+            "-c",
+            &script,
+        ],
+    );
+    assert_eq!(rx.next().status(), "starting");
+    // Once `starting` is delivered dock would send a queued `running` at once: there is none.
+    d.wait_stderr("starting delivered");
+    assert!(
+        rx.reqs.try_recv().is_err(),
+        "running before the port listens"
+    );
+    assert!(
+        !d.stderr().contains(r#""status":"running""#),
+        "{}",
+        d.stderr()
+    );
+    release(&gate);
+    let running = rx.next();
+    assert_eq!(running.status(), "running");
+    let log = d.stderr();
+    let listening = log
+        .find(&format!("port {port} listening"))
+        .expect("readiness was logged");
+    let put = log
+        .find(r#""status":"running""#)
+        .expect("the PUT was logged");
+    assert!(listening < put, "{log}");
+    d.signal(libc::SIGTERM);
+    let crashed = rx.next();
+    assert_eq!(crashed.body["ps"]["signal"], "SIGTERM");
+    let f = d.finish();
+    assert_eq!(f.code, 143, "{}", f.stderr);
+}

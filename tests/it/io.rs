@@ -1,0 +1,509 @@
+//! stdio (issue 3): `--io` file / tcp / tls / unix on a pty, `--stdout-prefix`, exact bytes, hangup,
+//! TLS verification, bad values. Peers are loopback listeners in the test; certificates are made at
+//! test time with the openssl CLI.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::fd::AsFd;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixListener;
+use std::time::Duration;
+
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+
+use crate::util::{self, Mode, Running, TempDir, DEADLINE};
+
+const MODES: [Mode; 2] = [Mode::Pid1, Mode::Subreaper];
+
+/// Waits (at most [`DEADLINE`]) until `fd` is readable: a connection to accept.
+fn wait_readable(fd: impl AsFd, what: &str) {
+    let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+    let n = poll(&mut fds, PollTimeout::try_from(DEADLINE).unwrap()).unwrap();
+    assert!(n > 0, "no {what} within {DEADLINE:?}");
+}
+
+fn accept_tcp(l: &TcpListener) -> TcpStream {
+    wait_readable(l, "connection");
+    let (s, _) = l.accept().unwrap();
+    s.set_read_timeout(Some(DEADLINE)).unwrap();
+    s
+}
+
+/// Reads from `s` until what was read contains `needle`; returns everything read.
+fn read_until(s: &mut impl Read, needle: &str) -> String {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&got).contains(needle) {
+        match s.read(&mut buf) {
+            Ok(0) => panic!(
+                "EOF before {needle:?}; got {:?}",
+                String::from_utf8_lossy(&got)
+            ),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) => panic!(
+                "{e} before {needle:?}; got {:?}",
+                String::from_utf8_lossy(&got)
+            ),
+        }
+    }
+    String::from_utf8(got).unwrap()
+}
+
+fn read_to_end(s: &mut impl Read) -> String {
+    let mut got = Vec::new();
+    // A peer that saw EOF without TLS close_notify reports an error after the data: the data counts.
+    let _ = s.read_to_end(&mut got);
+    String::from_utf8(got).unwrap()
+}
+
+#[test]
+fn file_output_is_byte_exact_including_20_mb_written_just_before_exit() {
+    for mode in MODES {
+        let dir = TempDir::new("io-file");
+        let log = dir.path("out.log");
+        // stdout and stderr interleaved, then 20 MB in one burst, then a last line without newline,
+        // and the child exits at once: nothing may be lost, reordered or added.
+        let script = "echo out1; echo err1 >&2; echo out2; \
+                      yes 0123456789abcdefghijklmnopqrstuvwxyz | head -c 20000000; \
+                      printf 'err-last' >&2; printf 'tail without newline'";
+        let f = util::run(mode, &["--io", &log, "sh", "-c", script]);
+        assert_eq!(f.code, 0, "{mode:?}: {}", f.stderr);
+        assert_eq!(f.stdout, "", "nothing goes to dock's own stdout");
+        assert_eq!(f.stderr, "");
+        let mut want = b"out1\nerr1\nout2\n".to_vec();
+        let line = b"0123456789abcdefghijklmnopqrstuvwxyz\n";
+        want.extend(line.iter().copied().cycle().take(20_000_000));
+        want.extend_from_slice(b"err-lasttail without newline");
+        let got = std::fs::read(&log).unwrap();
+        assert_eq!(got.len(), want.len(), "{mode:?}");
+        assert!(got == want, "{mode:?}: bytes differ");
+    }
+}
+
+#[test]
+fn file_is_created_0600_and_appended_to() {
+    let dir = TempDir::new("io-mode");
+    let log = dir.path("app.log");
+    let url = format!("file://{log}");
+    assert_eq!(
+        util::run(Mode::Subreaper, &["--io", &url, "echo", "one"]).code,
+        0
+    );
+    let mode = std::fs::metadata(&log).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    assert_eq!(
+        util::run(Mode::Pid1, &["--io", &log, "echo", "two"]).code,
+        0
+    );
+    assert_eq!(std::fs::read_to_string(&log).unwrap(), "one\ntwo\n");
+}
+
+#[test]
+fn prefix_without_io_goes_to_dock_stdout_and_stderr_line_by_line() {
+    for mode in MODES {
+        let script = "echo one; printf 'two\\nthr'; printf 'ee\\n' >&2; printf 'x' >&2; \
+                      printf 'ee'; echo; printf '\\n\\n'";
+        let f = util::run(mode, &["--stdout-prefix", "web: ", "sh", "-c", script]);
+        assert_eq!(f.code, 0, "{}", f.stderr);
+        assert_eq!(f.stdout, "web: one\nweb: two\nweb: three\nweb: \nweb: \n");
+        assert_eq!(f.stderr, "web: ee\nweb: x");
+    }
+}
+
+#[test]
+fn prefix_colors_split_only_on_a_color_name() {
+    let f = util::run(
+        Mode::Subreaper,
+        &["--stdout-prefix", "a:b:red", "echo", "hi"],
+    );
+    assert_eq!(f.stdout, "\x1b[31;1ma:b\x1b[0mhi\n");
+    let f = util::run(
+        Mode::Subreaper,
+        &["--stdout-prefix", "x:pink", "echo", "hi"],
+    );
+    assert_eq!(f.stdout, "x:pinkhi\n");
+    let f = util::run(Mode::Subreaper, &["--stdout-prefix", "app:cyan", "true"]);
+    assert_eq!(f.stdout, "", "no prefix dangles when there is no output");
+}
+
+#[test]
+fn prefix_on_a_file_one_per_line_even_for_a_1_mib_line() {
+    let dir = TempDir::new("io-prefix-file");
+    let log = dir.path("p.log");
+    // The 1 MiB line arrives in many reads; it must get exactly one prefix.
+    let script = "printf 'a\\nb'; printf 'c\\n' >&2; head -c 1048576 /dev/zero | tr '\\0' x; echo";
+    let f = util::run(
+        Mode::Pid1,
+        &[
+            "--io",
+            &log,
+            "--stdout-prefix",
+            "P:green",
+            "sh",
+            "-c",
+            script,
+        ],
+    );
+    assert_eq!(f.code, 0, "{}", f.stderr);
+    let p = "\x1b[32;1mP\x1b[0m";
+    let want = format!("{p}a\n{p}bc\n{p}{}\n", "x".repeat(1 << 20));
+    let got = std::fs::read_to_string(&log).unwrap();
+    assert!(got == want, "got {} bytes, want {}", got.len(), want.len());
+}
+
+#[test]
+fn interactive_sh_over_tcp_with_a_pty() {
+    for mode in MODES {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("tcp://127.0.0.1:{}", l.local_addr().unwrap().port());
+        let d = Running::start(mode, &["--io", &url, "sh"]);
+        let mut s = accept_tcp(&l);
+        s.write_all(b"echo hello\n").unwrap();
+        let got = read_until(&mut s, "hello\r\n");
+        // Echo is off on the pty: the command itself does not come back.
+        assert!(!got.contains("echo hello"), "{got:?}");
+        s.write_all(b"tty; test -t 0 && echo is-a-tty\n").unwrap();
+        let got = read_until(&mut s, "is-a-tty");
+        assert!(got.contains("/dev/pts/"), "{got:?}");
+        s.write_all(b"exit 5\n").unwrap();
+        let f = d.finish();
+        assert_eq!(f.code, 5, "{mode:?}: {}", f.stderr);
+        assert_eq!(f.stdout, "");
+    }
+}
+
+#[test]
+fn output_written_just_before_exit_reaches_the_peer() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("tcp://127.0.0.1:{}", l.local_addr().unwrap().port());
+    let script = "i=0; while [ $i -lt 2000 ]; do echo line-$i; i=$((i+1)); done; printf end";
+    let d = Running::start(
+        Mode::Pid1,
+        &["--io", &url, "--stdout-prefix", "> ", "sh", "-c", script],
+    );
+    let mut s = accept_tcp(&l);
+    let got = read_to_end(&mut s);
+    assert_eq!(d.finish().code, 0);
+    let want: String = (0..2000)
+        .map(|i| format!("> line-{i}\r\n"))
+        .chain(["> end".to_string()])
+        .collect();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn peer_closing_hangs_up_the_childs_session() {
+    for mode in MODES {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("tcp://127.0.0.1:{}", l.local_addr().unwrap().port());
+        let mut d = Running::start(
+            mode,
+            &["--io", &url, "sh", "-c", "echo ready; exec sleep 1000"],
+        );
+        let mut s = accept_tcp(&l);
+        read_until(&mut s, "ready");
+        drop(s);
+        // Well under the 5 s grace period: the hangup itself ends the child, not teardown.
+        let f = d.finish_within(Duration::from_secs(3));
+        assert_eq!(f.code, 128 + libc::SIGHUP, "{mode:?}: {}", f.stderr);
+    }
+}
+
+#[test]
+fn unix_socket_round_trip() {
+    let dir = TempDir::new("io-unix");
+    let path = dir.path("peer.sock");
+    let l = UnixListener::bind(&path).unwrap();
+    let url = format!("unix://{path}");
+    let d = Running::start(
+        Mode::Pid1,
+        &[
+            "--io",
+            &url,
+            "sh",
+            "-c",
+            "read -r l; echo \"got $l\"; exit 3",
+        ],
+    );
+    wait_readable(&l, "connection");
+    let (mut s, _) = l.accept().unwrap();
+    s.set_read_timeout(Some(DEADLINE)).unwrap();
+    s.write_all(b"hi there\n").unwrap();
+    assert_eq!(read_to_end(&mut s), "got hi there\r\n");
+    assert_eq!(d.finish().code, 3);
+}
+
+/// A CA and a leaf certificate for 127.0.0.1 / localhost signed by it, made with the openssl CLI.
+#[cfg(feature = "tls")]
+struct Certs {
+    ca: String,
+    chain: Vec<rustls::pki_types::CertificateDer<'static>>,
+    key: rustls::pki_types::PrivateKeyDer<'static>,
+}
+
+#[cfg(feature = "tls")]
+fn make_certs(dir: &TempDir) -> Certs {
+    use rustls::pki_types::pem::PemObject;
+    use std::process::Command;
+    let ossl = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .output()
+            .expect("openssl CLI");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let (ca, ca_key) = (dir.path("ca.pem"), dir.path("ca.key"));
+    let (leaf, key, csr, ext) = (
+        dir.path("leaf.pem"),
+        dir.path("leaf.key"),
+        dir.path("leaf.csr"),
+        dir.path("leaf.ext"),
+    );
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    ossl(
+        &[
+            &["req", "-x509"][..],
+            &ec,
+            &[
+                "-keyout",
+                &ca_key,
+                "-out",
+                &ca,
+                "-days",
+                "2",
+                "-subj",
+                "/CN=dock test CA",
+            ],
+        ]
+        .concat(),
+    );
+    ossl(
+        &[
+            &["req"][..],
+            &ec,
+            &["-keyout", &key, "-out", &csr, "-subj", "/CN=localhost"],
+        ]
+        .concat(),
+    );
+    std::fs::write(
+        &ext,
+        "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n\
+         subjectAltName=DNS:localhost,IP:127.0.0.1\n",
+    )
+    .unwrap();
+    ossl(&[
+        "x509",
+        "-req",
+        "-in",
+        &csr,
+        "-CA",
+        &ca,
+        "-CAkey",
+        &ca_key,
+        "-CAcreateserial",
+        "-out",
+        &leaf,
+        "-days",
+        "2",
+        "-extfile",
+        &ext,
+    ]);
+    Certs {
+        ca,
+        chain: rustls::pki_types::CertificateDer::pem_file_iter(&leaf)
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap(),
+        key: rustls::pki_types::PrivateKeyDer::from_pem_file(&key).unwrap(),
+    }
+}
+
+/// Serves one TLS connection on `l`: sends `input`, returns what the client sent until it closed
+/// (`Err` when the handshake failed).
+#[cfg(feature = "tls")]
+fn tls_serve_one(
+    l: TcpListener,
+    certs: &Certs,
+    input: &'static [u8],
+) -> std::thread::JoinHandle<Result<String, String>> {
+    use std::sync::Arc;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs.chain.clone(), certs.key.clone_key())
+        .unwrap();
+    let config = Arc::new(config);
+    std::thread::spawn(move || {
+        let sock = accept_tcp(&l);
+        let conn = rustls::ServerConnection::new(config).unwrap();
+        let mut tls = rustls::StreamOwned::new(conn, sock);
+        while tls.conn.is_handshaking() {
+            tls.conn
+                .complete_io(&mut tls.sock)
+                .map_err(|e| e.to_string())?;
+        }
+        tls.write_all(input).map_err(|e| e.to_string())?;
+        Ok(read_to_end(&mut tls))
+    })
+}
+
+#[cfg(feature = "tls")]
+#[test]
+fn tls_is_verified_against_ca_file_or_skipped_with_insecure() {
+    let dir = TempDir::new("io-tls");
+    let certs = make_certs(&dir);
+    let listen = || {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        (l, format!("tls://127.0.0.1:{port}"), port)
+    };
+    let script = "read -r l; echo \"secure $l\"";
+
+    // Built-in roots only: the test CA is unknown, refused before the child starts.
+    let (l, url, _) = listen();
+    let server = tls_serve_one(l, &certs, b"x\n");
+    let marker = dir.path("started");
+    let touch = format!("touch {marker}");
+    let f = util::run(Mode::Subreaper, &["--io", &url, "sh", "-c", &touch]);
+    assert_eq!(f.code, 2, "{}", f.stderr);
+    assert_eq!(f.stderr.lines().count(), 1, "{}", f.stderr);
+    assert!(
+        f.stderr.starts_with(&format!("dock: --io {url}: ")),
+        "{}",
+        f.stderr
+    );
+    assert!(f.stderr.contains("certificate"), "{}", f.stderr);
+    assert!(
+        !std::path::Path::new(&marker).exists(),
+        "the child must not start"
+    );
+    assert!(server.join().unwrap().is_err());
+
+    // With --ca-file: verified (IP SAN), the session works.
+    let (l, url, _) = listen();
+    let server = tls_serve_one(l, &certs, b"ok\n");
+    let f = util::run(
+        Mode::Pid1,
+        &["--io", &url, "--ca-file", &certs.ca, "sh", "-c", script],
+    );
+    assert_eq!(f.code, 0, "{}", f.stderr);
+    assert_eq!(server.join().unwrap().unwrap(), "secure ok\r\n");
+    assert_eq!(f.stderr, "");
+
+    // --insecure: no verification, said once on stderr.
+    let (l, url, _) = listen();
+    let server = tls_serve_one(l, &certs, b"anyway\n");
+    let f = util::run(
+        Mode::Subreaper,
+        &["--io", &url, "--insecure", "sh", "-c", script],
+    );
+    assert_eq!(f.code, 0, "{}", f.stderr);
+    assert_eq!(server.join().unwrap().unwrap(), "secure anyway\r\n");
+    assert_eq!(f.stderr.matches("--insecure").count(), 1, "{}", f.stderr);
+
+    // ssl:// is an alias; a name verified by SNI + DNS SAN.
+    let (l, _, port) = listen();
+    let server = tls_serve_one(l, &certs, b"sni\n");
+    let url = format!("ssl://localhost:{port}");
+    let f = util::run(
+        Mode::Subreaper,
+        &["--io", &url, "--ca-file", &certs.ca, "sh", "-c", script],
+    );
+    // localhost may resolve to ::1 first: dock tries every address.
+    assert_eq!(f.code, 0, "{}", f.stderr);
+    assert_eq!(server.join().unwrap().unwrap(), "secure sni\r\n");
+}
+
+#[test]
+fn bad_values_exit_2_with_one_line_and_start_nothing() {
+    let dir = TempDir::new("io-bad");
+    let marker = dir.path("started");
+    let touch = format!("touch {marker}");
+    let closed = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let refused = format!("tcp://127.0.0.1:{closed}");
+    let missing_sock = format!("unix://{}", dir.path("none.sock"));
+    let missing_dir = dir.path("no/such/dir/log");
+    for args in [
+        &["--io", "ftp://x"][..],
+        &["--io", "tcp://nohostport"],
+        &["--io", "file://"],
+        &["--io", ""],
+        &[
+            "--io",
+            "tls://127.0.0.1:443",
+            "--ca-file",
+            "/nonexistent/ca.pem",
+        ],
+        &["--io", &refused],
+        &["--io", &missing_sock],
+        &["--io", &missing_dir],
+        &["--stdout-prefix", ""],
+    ] {
+        let all: Vec<&str> = args.iter().copied().chain(["sh", "-c", &touch]).collect();
+        let f = util::run(Mode::Subreaper, &all);
+        assert_eq!(f.code, 2, "{args:?}: {}", f.stderr);
+        assert!(f.stderr.starts_with("dock: "), "{args:?}: {}", f.stderr);
+        assert_eq!(f.stderr.lines().count(), 1, "{args:?}: {}", f.stderr);
+        assert!(
+            !std::path::Path::new(&marker).exists(),
+            "{args:?} started the child"
+        );
+    }
+    let f = util::run(Mode::Subreaper, &["--io", &refused, "true"]);
+    assert_eq!(
+        f.stderr,
+        format!("dock: --io {refused}: connection refused\n")
+    );
+}
+
+#[test]
+fn connect_gives_up_after_5_s_with_exit_2() {
+    use nix::sys::socket::{
+        bind, connect, getsockname, listen, socket, AddressFamily, Backlog, SockFlag, SockType,
+        SockaddrIn,
+    };
+    use std::os::fd::AsRawFd;
+    // A listener that never accepts, with its backlog full: the kernel drops further SYNs, so a
+    // connect hangs until dock's own timeout.
+    let l = socket(
+        AddressFamily::Inet,
+        SockType::Stream,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .unwrap();
+    bind(l.as_raw_fd(), &SockaddrIn::new(127, 0, 0, 1, 0)).unwrap();
+    listen(&l, Backlog::new(0).unwrap()).unwrap();
+    let addr: SockaddrIn = getsockname(l.as_raw_fd()).unwrap();
+    let fill: Vec<_> = (0..3)
+        .map(|_| {
+            let flags = SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK;
+            let s = socket(AddressFamily::Inet, SockType::Stream, flags, None).unwrap();
+            let _ = connect(s.as_raw_fd(), &addr); // EINPROGRESS
+            s
+        })
+        .collect();
+    let url = format!("tcp://127.0.0.1:{}", addr.port());
+    let f = util::run(Mode::Subreaper, &["--io", &url, "true"]);
+    assert_eq!(f.code, 2, "{}", f.stderr);
+    assert_eq!(
+        f.stderr,
+        format!("dock: --io {url}: no connection within 5 s\n")
+    );
+    drop(fill);
+}
