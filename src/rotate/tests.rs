@@ -72,6 +72,7 @@ fn rotations_become_archives_in_order_and_retention_keeps_the_newest() {
     let mut r = Reactor::new().unwrap();
     let mut rot = Rotator::new(path.clone(), Duration::from_secs(3600), 3);
     rot.start(&mut r).unwrap();
+    wait_idle(&mut r, &mut rot); // the startup scan for leftovers is done
     let mut sink = FileSink::open(&path).unwrap();
     rot.attach_sink(&mut sink);
     let mut line = 0;
@@ -244,4 +245,40 @@ fn split_paths() {
     assert!(dir.is_absolute());
     assert!(split_path(Path::new("/")).is_err());
     assert!(split_path(Path::new("/tmp/..")).is_err());
+}
+
+#[test]
+fn a_failed_archive_is_kept_and_retried_at_the_next_period() {
+    let d = tmpdir("retry");
+    let path = d.join("app.log");
+    let mut r = Reactor::new().unwrap();
+    let mut rot = Rotator::new(path.clone(), Duration::from_secs(3600), 5);
+    rot.start(&mut r).unwrap();
+    wait_idle(&mut r, &mut rot);
+    // Something in the way of the archive's temporary name makes writing it fail, as a full disk would.
+    let blocker = d.join(".app.log_20240229235959.gz.part");
+    std::fs::create_dir(&blocker).unwrap();
+    let temp = d.join(".app.log.rotated-1709251199-0");
+    std::fs::write(&temp, "kept\n").unwrap();
+    rot.handoff().send(temp.clone(), 1_709_251_199);
+    wait_idle(&mut r, &mut rot);
+    assert!(archives(&d).is_empty());
+    assert_eq!(
+        std::fs::read(&temp).unwrap(),
+        b"kept\n",
+        "the lines are kept"
+    );
+    assert_eq!(rot.shared.failed.load(Ordering::Acquire), 1);
+    // The next period retries (an empty current file: nothing new to rotate).
+    std::fs::remove_dir(&blocker).unwrap();
+    let mut sink = FileSink::open(&path).unwrap();
+    rot.rotate(&mut sink);
+    wait_idle(&mut r, &mut rot);
+    let a = archives(&d);
+    assert_eq!(a.len(), 1);
+    assert_eq!(gunzip(&a[0]), b"kept\n");
+    assert!(!temp.exists());
+    assert_eq!(rot.shared.failed.load(Ordering::Acquire), 0);
+    rot.finish();
+    std::fs::remove_dir_all(&d).unwrap();
 }

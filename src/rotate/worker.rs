@@ -162,7 +162,7 @@ impl Worker {
         temps.sort();
         for ((secs, _), temp) in temps {
             crate::warn!(
-                "--log-rotate: archiving {} left by an earlier run",
+                "--log-rotate: archiving {} (rotated out, not yet archived)",
                 temp.display()
             );
             self.recovered.insert(temp.clone());
