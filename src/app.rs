@@ -211,6 +211,7 @@ pub fn run(config: Config, mask: OrigMask) -> Result<ChildExit, Error> {
             warn!("--web-hook: exiting before the last status was delivered");
         }
     }
+    crate::sys::spawn::restore_foreground(pid);
     let exit = sup.exit().unwrap_or(ChildExit::exited(0));
     debug!("exiting with status {}", exit.code);
     Ok(exit)

@@ -21,6 +21,7 @@ pub use values::{Color, HookUrl, IoTarget, Prefix};
 #[command(
     name = "dock",
     version,
+    args_override_self = true,
     about = "A micro init for containers: runs COMMAND as PID 1, forwards signals, reaps zombies,\n\
              tears the process tree down and exits with COMMAND's status.",
     disable_version_flag = true,
@@ -178,7 +179,17 @@ fn value<T>(
 ) -> Result<T, UsageError> {
     f(raw).map_err(|reason| UsageError::Value {
         flag,
-        value: raw.to_string(),
+        // Control characters (a CR/LF in a URL) are shown escaped: the error stays one line.
+        value: raw
+            .chars()
+            .map(|c| {
+                if c.is_control() {
+                    c.escape_default().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
         reason,
     })
 }
@@ -342,6 +353,25 @@ mod tests {
 
     #[test]
     fn bad_usage_is_one_line_naming_the_flag() {
+        let e = run(&["--web-hook", "http://h/\r\nX: y", "true"])
+            .unwrap_err()
+            .to_string();
+        assert!(!e.contains('\n') && e.contains("\\r\\n"), "{e}");
+        // A flag given twice: the last one wins (as most tools), not an error.
+        assert_eq!(
+            run(&[
+                "-d",
+                "-d",
+                "--grace-period",
+                "1",
+                "--grace-period",
+                "2",
+                "true"
+            ])
+            .unwrap()
+            .grace,
+            Duration::from_secs(2)
+        );
         let e = run(&["--nope", "true"]).unwrap_err().to_string();
         assert!(e.contains("--nope") && !e.contains('\n'), "{e}");
         let e = run(&["--bind-port", "0", "true"]).unwrap_err().to_string();

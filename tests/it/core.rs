@@ -400,3 +400,20 @@ fn a_dead_stderr_does_not_hang_dock() {
         assert_eq!(child.wait().unwrap().code(), Some(0));
     }
 }
+
+#[test]
+fn signals_ignored_where_dock_was_started_are_default_again_in_the_child() {
+    // A shell starts `&` jobs with SIGINT ignored; dock's child must still die of a forwarded SIGINT.
+    let script = format!("trap '' INT; exec {} sleep 60", util::bin());
+    let mut c = std::process::Command::new("sh");
+    c.args(["-c", &script]);
+    let d = Running::from_command(Mode::Subreaper, c);
+    wait_signals_blocked(&d);
+    let end = Instant::now() + DEADLINE;
+    while dock::supervisor::descendants(d.dock_pid()).is_empty() {
+        assert!(Instant::now() < end, "dock never started sleep");
+        std::thread::yield_now();
+    }
+    d.signal(libc::SIGINT);
+    assert_eq!(d.finish().code, 130);
+}
