@@ -57,6 +57,11 @@ pub fn run(config: Config, mask: OrigMask) -> Result<ChildExit, Error> {
         }
         _ => None,
     };
+    if let Some(rot) = &mut rotator {
+        // Before any output: from now on every byte reaches the sink's write(), which rotates at
+        // line boundaries.
+        rot.attach(&mut stdio);
+    }
     let mut ports = config
         .bind_port
         .map(|p| Readiness::new(p, config.strict_port))
@@ -206,6 +211,7 @@ pub fn run(config: Config, mask: OrigMask) -> Result<ChildExit, Error> {
             warn!("--web-hook: exiting before the last status was delivered");
         }
     }
+    crate::sys::spawn::restore_foreground(pid);
     let exit = sup.exit().unwrap_or(ChildExit::exited(0));
     debug!("exiting with status {}", exit.code);
     Ok(exit)

@@ -21,6 +21,7 @@ pub use values::{Color, HookUrl, IoTarget, Prefix};
 #[command(
     name = "dock",
     version,
+    args_override_self = true,
     about = "A micro init for containers: runs COMMAND as PID 1, forwards signals, reaps zombies,\n\
              tears the process tree down and exits with COMMAND's status.",
     disable_version_flag = true,
@@ -31,8 +32,8 @@ pub use values::{Color, HookUrl, IoTarget, Prefix};
 pub struct Args {
     /// Where the child's stdio goes: file:///abs/path, a bare path, tcp://host:port,
     /// tls://host:port (alias ssl://), unix:///path
-    #[arg(long, env = "DOCK_IO", value_name = "URL")]
-    pub io: Option<String>,
+    #[arg(long, env = "DOCK_IO", value_name = "URL", value_parser = clap::value_parser!(OsString))]
+    pub io: Option<OsString>,
     /// PUT a JSON status (starting, running, crashed) to this http:// or https:// URL
     #[arg(long, env = "DOCK_WEB_HOOK", value_name = "URL")]
     pub web_hook: Option<String>,
@@ -178,7 +179,17 @@ fn value<T>(
 ) -> Result<T, UsageError> {
     f(raw).map_err(|reason| UsageError::Value {
         flag,
-        value: raw.to_string(),
+        // Control characters (a CR/LF in a URL) are shown escaped: the error stays one line.
+        value: raw
+            .chars()
+            .map(|c| {
+                if c.is_control() {
+                    c.escape_default().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
         reason,
     })
 }
@@ -216,15 +227,35 @@ where
     validate(args).map(|c| Parsed::Run(Box::new(c)))
 }
 
+/// Checks `--ca-file` whatever URL uses it: readable, and (with TLS built in) PEM certificates.
+fn check_ca_file(path: &std::path::Path) -> Result<(), String> {
+    let text = std::fs::read(path).map_err(|e| crate::error::os_reason(&e))?;
+    #[cfg(feature = "tls")]
+    {
+        use rustls::pki_types::pem::PemObject;
+        let certs = rustls::pki_types::CertificateDer::pem_slice_iter(&text)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("not PEM certificates: {e}"))?;
+        if certs.is_empty() {
+            return Err("no PEM certificate in the file".into());
+        }
+    }
+    #[cfg(not(feature = "tls"))]
+    let _ = text;
+    Ok(())
+}
+
 /// Validates raw [`Args`] into a [`Config`].
 ///
 /// # Errors
 /// [`UsageError::Value`] naming the flag, or [`UsageError::Conflict`].
 pub fn validate(a: Args) -> Result<Config, UsageError> {
-    let io =
-        a.io.as_deref()
-            .map(|s| value("--io", s, values::parse_io))
-            .transpose()?;
+    let io = match a.io.as_deref().map(|os| (os, os.to_str())) {
+        None => None,
+        Some((_, Some(s))) => Some(value("--io", s, values::parse_io)?),
+        // Not UTF-8: no URL scheme can match, but it is a valid Linux file name.
+        Some((os, None)) => Some(IoTarget::File(PathBuf::from(os))),
+    };
     let hook = a
         .web_hook
         .as_deref()
@@ -258,14 +289,15 @@ pub fn validate(a: Args) -> Result<Config, UsageError> {
         ));
     }
     if let Some(path) = &a.ca_file {
-        if let Err(e) = std::fs::File::open(path) {
+        if let Err(reason) = check_ca_file(path) {
             return Err(UsageError::Value {
                 flag: "--ca-file",
                 value: path.display().to_string(),
-                reason: e.to_string().to_lowercase(),
+                reason,
             });
         }
     }
+
     #[cfg(not(feature = "tls"))]
     {
         let tls_io = matches!(io, Some(IoTarget::Net { tls: true, .. }));
@@ -321,6 +353,25 @@ mod tests {
 
     #[test]
     fn bad_usage_is_one_line_naming_the_flag() {
+        let e = run(&["--web-hook", "http://h/\r\nX: y", "true"])
+            .unwrap_err()
+            .to_string();
+        assert!(!e.contains('\n') && e.contains("\\r\\n"), "{e}");
+        // A flag given twice: the last one wins (as most tools), not an error.
+        assert_eq!(
+            run(&[
+                "-d",
+                "-d",
+                "--grace-period",
+                "1",
+                "--grace-period",
+                "2",
+                "true"
+            ])
+            .unwrap()
+            .grace,
+            Duration::from_secs(2)
+        );
         let e = run(&["--nope", "true"]).unwrap_err().to_string();
         assert!(e.contains("--nope") && !e.contains('\n'), "{e}");
         let e = run(&["--bind-port", "0", "true"]).unwrap_err().to_string();

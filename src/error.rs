@@ -45,6 +45,10 @@ pub enum Error {
 }
 
 /// An io::Error's message without the " (os error N)" suffix, lower-cased like the rest of dock's.
+pub fn os_reason(e: &io::Error) -> String {
+    reason(e)
+}
+
 fn reason(e: &io::Error) -> String {
     let s = e.to_string();
     let s = s.split(" (os error").next().unwrap_or(&s).to_string();

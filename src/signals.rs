@@ -76,8 +76,9 @@ impl Signals {
                     // A write to a closed pipe raises SIGPIPE in the writer (pipe(7)): dock's own
                     // relay, which handles EPIPE itself. That one is not the child's to receive.
                     let own = info.ssi_pid == std::process::id();
+                    // Dropped silently: logging it would write to the same dead pipe and raise
+                    // the next SIGPIPE, a loop that never sleeps.
                     if info.ssi_signo as i32 == libc::SIGPIPE && own {
-                        crate::debug!("SIGPIPE from dock's own write: not forwarded");
                         continue;
                     }
                     out.push(info.ssi_signo as i32)

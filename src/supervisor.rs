@@ -173,9 +173,7 @@ impl Supervisor {
             }
         }
         let result = if self.group {
-            Signal::try_from(sig)
-                .map_err(std::io::Error::from)
-                .and_then(|s| kill(Pid::from_raw(-self.pid), s).map_err(std::io::Error::from))
+            crate::sys::kill(-self.pid, sig)
         } else {
             match &self.pidfd {
                 Some((fd, _)) => fd.send_signal(sig),

@@ -120,7 +120,11 @@ pub fn parse_prefix(s: &str) -> Result<Prefix, String> {
 
 /// Parses a TCP port, 1–65535.
 pub fn parse_port(s: &str) -> Result<u16, String> {
-    match s.trim().parse::<u32>() {
+    // Digits only: no sign, no blanks, no leading zero (`080` is not a port anyone means).
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) || s.starts_with('0') && s != "0" {
+        return Err("not a port number (1-65535)".into());
+    }
+    match s.parse::<u32>() {
         Ok(p) if (1..=65535).contains(&p) => Ok(p as u16),
         Ok(_) => Err("port must be 1-65535".into()),
         Err(_) => Err("not a port number (1-65535)".into()),
@@ -227,6 +231,11 @@ pub fn parse_io(s: &str) -> Result<IoTarget, String> {
     let Some((scheme, rest)) = s.split_once("://") else {
         if s.is_empty() {
             return Err("empty path".into());
+        }
+        if s.starts_with("file:") || s.starts_with("unix:") {
+            return Err(
+                "a URL needs three slashes and an absolute path: file:///path/to/log".into(),
+            );
         }
         return Ok(IoTarget::File(PathBuf::from(s)));
     };
@@ -415,7 +424,17 @@ mod tests {
     fn ports_and_grace() {
         assert_eq!(parse_port("1").unwrap(), 1);
         assert_eq!(parse_port("65535").unwrap(), 65535);
-        for bad in ["0", "65536", "-1", "x", ""] {
+        for bad in [
+            "0",
+            "65536",
+            "-1",
+            "x",
+            "",
+            " 80",
+            "+80",
+            "080",
+            "99999999999",
+        ] {
             assert!(parse_port(bad).is_err(), "{bad}");
         }
         assert_eq!(parse_grace("0.5").unwrap(), Duration::from_millis(500));

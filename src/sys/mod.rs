@@ -3,9 +3,11 @@
 //!
 //! Registers nothing; callers register the fds it returns.
 
+pub mod fs;
 pub mod pidfd;
 pub mod pty;
 pub mod spawn;
+pub mod thread;
 pub mod timer;
 
 use std::io;
@@ -17,4 +19,15 @@ pub(crate) fn cvt(ret: libc::c_long) -> io::Result<libc::c_long> {
     } else {
         Ok(ret)
     }
+}
+
+/// `kill(pid, sig)` with a raw signal number, so realtime signals (SIGRTMIN..SIGRTMAX), which nix's
+/// `Signal` enum cannot name, can be sent too. `pid < 0` signals the process group `-pid` (kill(2)).
+///
+/// # Errors
+/// ESRCH (no such process or group), EPERM, EINVAL (not a signal number).
+pub fn kill(pid: i32, sig: i32) -> io::Result<()> {
+    // SAFETY: kill(2) takes two integers and touches no memory of ours.
+    cvt(unsafe { libc::kill(pid, sig) } as libc::c_long)?;
+    Ok(())
 }

@@ -23,7 +23,7 @@ pub struct ChildSetup {
 /// The exec error (ENOENT, EACCES, ENOEXEC...) as std reports it, or fork failing.
 pub fn spawn(cmd: &mut Command, setup: ChildSetup) -> io::Result<Child> {
     // SAFETY: the closure only calls async-signal-safe functions (sigprocmask, setsid, setpgid, ioctl,
-    // tcsetpgrp, getpid) on values copied into it; it allocates nothing and takes no lock.
+    // tcsetpgrp, getpid, signal) on values copied into it; it allocates nothing and takes no lock.
     unsafe {
         cmd.pre_exec(move || {
             // std has already emptied the mask before running this hook. A child in a background
@@ -46,6 +46,14 @@ pub fn spawn(cmd: &mut Command, setup: ChildSetup) -> io::Result<Child> {
             // On a terminal, the child's group becomes the foreground group so it gets ^C and may
             // read. ENOTTY/EBADF/ENXIO (no terminal, closed stdin) are fine: there is nothing to take.
             libc::tcsetpgrp(0, libc::getpid());
+            // Default dispositions: dock installs no handler, but it may have inherited ignored
+            // signals (a shell starts `&` jobs with SIGINT and SIGQUIT ignored); a forwarded
+            // SIGINT must not vanish in the child. Handlers are reset by exec anyway (execve(2)).
+            for sig in 1..=libc::SIGRTMAX() {
+                if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+                    libc::signal(sig, libc::SIG_DFL);
+                }
+            }
             libc::sigprocmask(libc::SIG_SETMASK, &setup.mask, std::ptr::null_mut());
             Ok(())
         });
@@ -66,5 +74,17 @@ pub fn current_mask() -> io::Result<libc::sigset_t> {
             return Err(io::Error::last_os_error());
         }
         Ok(old)
+    }
+}
+
+/// Gives the terminal on stdin back to dock's own process group if the child's group `pgid` holds it,
+/// so the shell that started dock can use its terminal again (as dumb-init does). Not a terminal, or
+/// not the child's: nothing to do. dock blocks SIGTTOU, so tcsetpgrp from the background succeeds.
+pub fn restore_foreground(pgid: i32) {
+    // SAFETY: tcgetpgrp/tcsetpgrp/getpgrp take integers and touch no memory of ours.
+    unsafe {
+        if libc::tcgetpgrp(0) == pgid {
+            libc::tcsetpgrp(0, libc::getpgrp());
+        }
     }
 }

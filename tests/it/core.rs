@@ -356,3 +356,64 @@ fn help_and_h_are_ordinary_commands() {
     assert_eq!(f.code, 127, "{}", f.stderr);
     assert_eq!(f.stderr, "dock: help: no such file or directory\n");
 }
+
+#[test]
+fn realtime_signals_reach_the_process_group_too() {
+    for mode in MODES {
+        let d = sh(
+            mode,
+            &["-g"],
+            "trap 'echo RT; exit 0' 40; echo ready; while :; do sleep 5 & wait $!; done",
+        );
+        d.expect_line("ready");
+        d.signal(40);
+        d.expect_line("RT");
+        let f = d.finish();
+        assert_eq!(f.code, 0, "{mode:?}: {}", f.stderr);
+    }
+}
+
+#[test]
+fn a_dead_stderr_does_not_hang_dock() {
+    // dock -d logging into a pipe nobody reads any more: every write raises SIGPIPE in dock itself.
+    for mode in MODES {
+        let mut c = util::command(mode, &["-d", "sh", "-c", "exec 2>/dev/null; echo x"]);
+        c.stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        drop(child.stderr.take());
+        let pidfd = dock::sys::pidfd::PidFd::open(child.id() as i32).unwrap();
+        let mut fds = [nix::poll::PollFd::new(
+            std::os::fd::AsFd::as_fd(&pidfd),
+            nix::poll::PollFlags::POLLIN,
+        )];
+        let n = nix::poll::poll(
+            &mut fds,
+            nix::poll::PollTimeout::try_from(DEADLINE).unwrap(),
+        )
+        .unwrap();
+        if n == 0 {
+            let _ = child.kill();
+        }
+        assert_eq!(n, 1, "{mode:?}: dock did not exit with a closed stderr");
+        assert_eq!(child.wait().unwrap().code(), Some(0));
+    }
+}
+
+#[test]
+fn signals_ignored_where_dock_was_started_are_default_again_in_the_child() {
+    // A shell starts `&` jobs with SIGINT ignored; dock's child must still die of a forwarded SIGINT.
+    let script = format!("trap '' INT; exec {} sleep 60", util::bin());
+    let mut c = std::process::Command::new("sh");
+    c.args(["-c", &script]);
+    let d = Running::from_command(Mode::Subreaper, c);
+    wait_signals_blocked(&d);
+    let end = Instant::now() + DEADLINE;
+    while dock::supervisor::descendants(d.dock_pid()).is_empty() {
+        assert!(Instant::now() < end, "dock never started sleep");
+        std::thread::yield_now();
+    }
+    d.signal(libc::SIGINT);
+    assert_eq!(d.finish().code, 130);
+}

@@ -6,5 +6,6 @@ mod fuzz_corpus;
 mod hook;
 mod io;
 mod ports;
+mod rotate;
 mod runc;
 mod util;

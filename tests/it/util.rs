@@ -193,11 +193,7 @@ impl Running {
     /// Sends `sig` to dock.
     pub fn signal(&self, sig: i32) {
         let pid = self.dock_pid();
-        nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(pid),
-            nix::sys::signal::Signal::try_from(sig).unwrap(),
-        )
-        .unwrap();
+        dock::sys::kill(pid, sig).unwrap();
     }
 
     /// Whether dock (or unshare around it) has exited, waiting at most `timeout`.
