@@ -35,7 +35,7 @@ done
     echo "# Benchmarks"
     echo
     echo "Written by \`make bench\` on $(date -u '+%Y-%m-%d %H:%M UTC'): \`$CARGO bench --bench <each of $(echo $benches | tr ' ' ',')>\`"
-    echo "with DOCK_STATIC_BIN=${DOCK_STATIC_BIN:-unset}${DOCK_NIGHTLY_BIN:+ and DOCK_NIGHTLY_BIN=$DOCK_NIGHTLY_BIN}. Machine: $(nproc) cores,"
+    echo "with DOCK_STATIC_BIN=${DOCK_STATIC_BIN:+${DOCK_STATIC_BIN#"$PWD"/}}${DOCK_NIGHTLY_BIN:+ and DOCK_NIGHTLY_BIN=${DOCK_NIGHTLY_BIN#"$PWD"/}}. Machine: $(nproc) cores,"
     echo "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), Linux $(uname -r);"
     echo "peers from Debian: $(dpkg-query -W -f '${Package} ${Version}, ' tini dumb-init catatonit 2>/dev/null | sed 's/, $//')."
     echo
