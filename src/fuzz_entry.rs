@@ -9,7 +9,14 @@ use crate::cli::values;
 pub type Target = fn(&[u8]);
 
 /// Every target by its cargo-fuzz name (the `[[bin]]` name in fuzz/Cargo.toml and the corpus folder).
-pub const TARGETS: &[(&str, Target)] = &[("cli_values", cli_values)];
+pub const TARGETS: &[(&str, Target)] = &[
+    ("cli_values", cli_values),
+    ("archive_name", archive_name),
+    ("http_response", http_response),
+    ("prefix", prefix),
+    ("sock_diag", sock_diag),
+    ("proc_status", proc_status),
+];
 
 /// Every `--flag VALUE` parser of `cli::values` on the input as text (non-UTF-8 input is skipped:
 /// argv reaches the parsers only after a UTF-8 check). Checks the shape of what parses, too.
@@ -47,5 +54,133 @@ pub fn cli_values(data: &[u8]) {
             Some(_) => assert!(s.starts_with(&p.text) && s[p.text.len()..].starts_with(':')),
         }
         let _ = p.bytes();
+    }
+}
+
+/// Archive and temporary file names read back from a directory listing (outside input: anyone can put
+/// files there): never panics, and what parses is exactly what dock would write.
+pub fn archive_name(data: &[u8]) {
+    use crate::rotate::name;
+
+    // First byte: length of the base name; the rest, '/'-separated, are directory entries.
+    let Some((&n, rest)) = data.split_first() else {
+        return;
+    };
+    let (base, listing) = rest.split_at((n as usize).min(rest.len()));
+    let names: Vec<&[u8]> = listing.split(|&b| b == b'/').collect();
+    for &nm in &names {
+        if let Some(k) = name::parse_archive_name(base, nm) {
+            assert_eq!(name::archive_name(base, k), nm);
+            assert!(name::is_part_name(base, &name::part_name(base, k)));
+        }
+        if let Some((secs, counter)) = name::parse_temp_name(base, nm) {
+            assert_eq!(name::temp_name(base, secs, counter), nm);
+        }
+        let _ = name::is_part_name(base, nm);
+    }
+    for keep in [0usize, 1, 2, 5] {
+        let del = name::to_delete(base, names.iter().copied(), keep);
+        assert!(del
+            .iter()
+            .all(|d| name::parse_archive_name(base, d).is_some()));
+    }
+    if let Some(newest) = name::newest(base, names.iter().copied()) {
+        assert!(name::next_key(Some(newest), 0) > newest || newest.seq == u32::MAX);
+    }
+}
+
+/// The hook's HTTP response parser on arbitrary bytes, fed in two pieces split at the first byte's
+/// value, then closed: never panics, and agrees with feeding it all at once.
+pub fn http_response(data: &[u8]) {
+    use crate::hook::http::{HttpError, Response, ResponseParser};
+    fn run(parts: &[&[u8]]) -> Result<Response, HttpError> {
+        let mut p = ResponseParser::new();
+        for part in parts {
+            if let Some(r) = p.feed(part)? {
+                return Ok(r);
+            }
+        }
+        p.eof()
+    }
+
+    let Some((&cut, rest)) = data.split_first() else {
+        return;
+    };
+    let cut = usize::from(cut).min(rest.len());
+    let (a, b) = rest.split_at(cut);
+    assert_eq!(run(&[a, b]), run(&[rest]));
+}
+
+/// The line prefixer fed a stream in arbitrary chunks produces exactly the one-shot result.
+/// Input layout: [prefix length][prefix][chunk length seed bytes (8)][stream].
+pub fn prefix(data: &[u8]) {
+    use crate::io::prefix::{prefix_lines, Prefixer};
+
+    let Some((&plen, rest)) = data.split_first() else {
+        return;
+    };
+    let plen = usize::from(plen % 16).min(rest.len());
+    let (prefix, rest) = rest.split_at(plen);
+    let seeds_len = rest.len().min(8);
+    let (seeds, stream) = rest.split_at(seeds_len);
+    let mut p = Prefixer::new(prefix.to_vec());
+    let mut out = Vec::new();
+    let mut left = stream;
+    let mut k = 0;
+    while !left.is_empty() {
+        // Chunk sizes 0..=64 (empty reads included), cycling through the seeds.
+        let n = seeds
+            .get(k % seeds_len.max(1))
+            .map_or(1, |&s| usize::from(s % 65));
+        let n = n.min(left.len());
+        p.feed(&left[..n], &mut out);
+        left = &left[n..];
+        k += 1;
+        if k > stream.len() * 2 + 16 && n == 0 {
+            // Only empty chunks from here: finish in one.
+            p.feed(left, &mut out);
+            break;
+        }
+    }
+    assert_eq!(out, prefix_lines(prefix, stream));
+    assert_eq!(
+        p.at_line_start(),
+        stream.is_empty() || stream.ends_with(b"\n")
+    );
+}
+
+/// The sock_diag reply parser on arbitrary datagrams: never panics, never loops, and every socket it
+/// returns came from a message of the requested sequence number.
+pub fn sock_diag(data: &[u8]) {
+    use crate::ports::diag;
+
+    // The first 4 bytes pick the sequence number, the rest is one datagram.
+    let (seq, gram) = match data.split_first_chunk::<4>() {
+        Some((s, g)) => (u32::from_ne_bytes(*s), g),
+        None => (0, data),
+    };
+    let mut out = Vec::new();
+    let _ = diag::parse(gram, seq, &mut out);
+    // Each inet_diag_msg is at least 16 + 72 bytes of its datagram.
+    assert!(out.len() <= gram.len() / 88);
+    for s in &out {
+        let _ = s.listens_on(s.port);
+    }
+}
+
+/// The `/proc/<pid>/status` mask reader (`--thug`) on arbitrary text: never panics, and a bit it reports
+/// blocked or ignored makes exactly that stop signal escalate.
+pub fn proc_status(data: &[u8]) {
+    let Ok(s) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Some(masks) = crate::signals::parse_status_masks(s) {
+        for sig in crate::signals::STOP_SIGNALS {
+            let bit = 1u64 << (sig - 1);
+            assert_eq!(
+                crate::signals::thug_escalates(sig, masks),
+                (masks.0 | masks.1) & bit != 0
+            );
+        }
     }
 }
