@@ -20,6 +20,7 @@ pub mod io;
 pub mod log;
 pub mod netif;
 pub mod ports;
+pub mod procfs;
 pub mod reactor;
 pub mod rotate;
 pub mod signals;

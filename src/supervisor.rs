@@ -309,47 +309,14 @@ impl Supervisor {
     }
 }
 
-/// Every descendant of `root` (not `root`), from the parent pids in `/proc/<pid>/stat`. Processes that
-/// vanish or cannot be read during the walk are left out.
+/// Every descendant of `root` (not `root`), walking `/proc/<pid>/task/*/children` down from it (or the
+/// parent pids in `/proc/*/stat` without CONFIG_PROC_CHILDREN). Processes that vanish or cannot be
+/// read during the walk are left out; no limit: teardown must reach every one.
 pub fn descendants(root: i32) -> Vec<i32> {
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    let mut parent = Vec::new();
-    for entry in dir.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<i32>().ok())
-        else {
-            continue;
-        };
-        if let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-            if let Some(ppid) = parse_stat_ppid(&stat) {
-                parent.push((pid, ppid));
-            }
-        }
-    }
-    let mut out = Vec::new();
-    let mut frontier = vec![root];
-    while let Some(p) = frontier.pop() {
-        for &(pid, ppid) in &parent {
-            if ppid == p && pid != root && !out.contains(&pid) {
-                out.push(pid);
-                frontier.push(pid);
-            }
-        }
-    }
-    out
-}
-
-/// The parent pid from a `/proc/<pid>/stat` line (proc(5)): the 4th field, counted after the `)` that
-/// ends the command name (which may itself hold spaces and parentheses).
-pub fn parse_stat_ppid(stat: &str) -> Option<i32> {
-    let rest = &stat[stat.rfind(')')? + 1..];
-    let mut fields = rest.split_ascii_whitespace();
-    let _state = fields.next()?;
-    fields.next()?.parse().ok()
+    let mut all =
+        crate::procfs::descendants_at_most(std::path::Path::new("/proc"), root, usize::MAX);
+    all.retain(|&p| p != root);
+    all
 }
 
 fn command_line(command: &[OsString]) -> String {
@@ -363,14 +330,6 @@ fn command_line(command: &[OsString]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ppid_from_stat() {
-        assert_eq!(parse_stat_ppid("42 (sleep) S 7 42 42 0 -1"), Some(7));
-        assert_eq!(parse_stat_ppid("42 (a) b) (c) R 9 1"), Some(9));
-        assert_eq!(parse_stat_ppid("42 (x"), None);
-        assert_eq!(parse_stat_ppid(""), None);
-    }
 
     #[test]
     fn finds_a_grandchild() {

@@ -12,11 +12,10 @@
 //! `Notice::PortReady` once), [`Readiness::stop`] when the main child exits.
 //!
 //! Submodules: [`diag`] (the pure wire format: request and reply parser), [`probe`] (the socket),
-//! [`procfs`] (inode → pid among dock's descendants).
+//! [`crate::procfs`] (inode → pid among dock's descendants).
 
 pub mod diag;
 pub mod probe;
-pub mod procfs;
 
 use std::io;
 use std::os::fd::AsRawFd;
@@ -200,7 +199,7 @@ impl Readiness {
             return Some(None);
         }
         let inodes: Vec<u64> = self.found.iter().map(|s| s.inode).collect();
-        let scan = procfs::find_owner(&self.proc, self.root, &inodes);
+        let scan = crate::procfs::find_owner(&self.proc, self.root, &inodes);
         if let Some(pid) = scan.pid {
             self.found.retain(|s| Some(s.inode) == scan.inode);
             return Some(Some(pid));

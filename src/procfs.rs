@@ -56,6 +56,14 @@ pub fn find_owner(proc: &Path, root: i32, inodes: &[u64]) -> Scan {
 
 /// `root` first, then its descendants breadth first (at most [`MAX_PROCS`]).
 pub fn descendants(proc: &Path, root: i32) -> Vec<i32> {
+    descendants_at_most(proc, root, MAX_PROCS)
+}
+
+/// `root` first, then its descendants breadth first, at most `limit` pids. Walks the `children` files
+/// down from `root` (proc(5), CONFIG_PROC_CHILDREN), so the cost is the size of dock's tree, not of
+/// the whole pid namespace; without them, every `/proc/<pid>/stat` is read once.
+pub fn descendants_at_most(proc: &Path, root: i32, limit: usize) -> Vec<i32> {
+    let limit = limit.max(1);
     // The root's main thread lives as long as the root, so a missing `children` file there means
     // the kernel has no CONFIG_PROC_CHILDREN (or the root is gone, and the fallback finds nothing).
     let ppids = match proc.join(format!("{root}/task/{root}/children")).exists() {
@@ -65,7 +73,7 @@ pub fn descendants(proc: &Path, root: i32) -> Vec<i32> {
     let mut seen = HashSet::from([root]);
     let mut order = vec![root];
     let mut i = 0;
-    while i < order.len() && order.len() < MAX_PROCS {
+    while i < order.len() && order.len() < limit {
         let pid = order[i];
         i += 1;
         let kids = match &ppids {
@@ -73,7 +81,7 @@ pub fn descendants(proc: &Path, root: i32) -> Vec<i32> {
             None => children_of(proc, pid),
         };
         for k in kids {
-            if order.len() < MAX_PROCS && seen.insert(k) {
+            if order.len() < limit && seen.insert(k) {
                 order.push(k);
             }
         }
