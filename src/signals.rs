@@ -66,24 +66,28 @@ impl Signals {
         Ok(Signals(fd))
     }
 
-    /// Reads every pending signal (edge-triggered: until EAGAIN), in the order the kernel dequeues
-    /// them: standard signals pending at once come lowest number first and coalesce (signal(7)).
+    /// Reads every pending signal, in the order the kernel dequeues them: standard signals pending at
+    /// once come lowest number first and coalesce (signal(7)).
+    ///
+    /// One `read(2)` takes up to [`BATCH`] `signalfd_siginfo` records (signalfd(2)); a short read means
+    /// the queue is empty, which is what edge-triggered epoll needs, without a second read that
+    /// only returns EAGAIN.
     pub fn drain(&mut self) -> Vec<i32> {
         let mut out = Vec::new();
+        let mut buf = [0u8; SIGINFO_SIZE * BATCH];
         loop {
-            match self.0.read_signal() {
-                Ok(Some(info)) => {
-                    // A write to a closed pipe raises SIGPIPE in the writer (pipe(7)): dock's own
-                    // relay, which handles EPIPE itself. That one is not the child's to receive.
-                    let own = info.ssi_pid == std::process::id();
-                    // Dropped silently: logging it would write to the same dead pipe and raise
-                    // the next SIGPIPE, a loop that never sleeps.
-                    if info.ssi_signo as i32 == libc::SIGPIPE && own {
-                        continue;
+            match nix::unistd::read(self.0.as_fd(), &mut buf) {
+                Ok(n) => {
+                    for rec in buf[..n].chunks_exact(SIGINFO_SIZE) {
+                        if let Some(sig) = keep(rec) {
+                            out.push(sig);
+                        }
                     }
-                    out.push(info.ssi_signo as i32)
+                    if n < buf.len() {
+                        break;
+                    }
                 }
-                Ok(None) => break,
+                Err(Errno::EAGAIN) => break,
                 Err(Errno::EINTR) => continue,
                 Err(e) => {
                     crate::warn!("reading signalfd: {e}");
@@ -93,6 +97,31 @@ impl Signals {
         }
         out
     }
+}
+
+/// `sizeof(struct signalfd_siginfo)` (include/uapi/linux/signalfd.h): fixed at 128 bytes.
+const SIGINFO_SIZE: usize = 128;
+
+/// Records per read: more pending signals than this just take another read.
+pub const BATCH: usize = 16;
+
+/// The signal number of one `signalfd_siginfo` record (`ssi_signo` at offset 0, `ssi_pid` at 12,
+/// native byte order), or `None` for a SIGPIPE that dock raised in itself: a write to a closed pipe
+/// raises SIGPIPE in the writer (pipe(7)), here dock's relay, which handles EPIPE itself. Dropped
+/// silently: logging it would write to the same dead pipe and raise the next one, a loop that never
+/// sleeps.
+fn keep(rec: &[u8]) -> Option<i32> {
+    let field = |at: usize| {
+        let mut b = [0u8; 4];
+        b.copy_from_slice(rec.get(at..at + 4)?);
+        Some(u32::from_ne_bytes(b))
+    };
+    let signo = field(0)? as i32;
+    let pid = field(12)?;
+    if signo == libc::SIGPIPE && pid == std::process::id() {
+        return None;
+    }
+    Some(signo)
 }
 
 impl AsRawFd for Signals {
@@ -139,6 +168,22 @@ mod tests {
     const STATUS: &str = "Name:\tsleep\nSigQ:\t0/63388\nSigPnd:\t0000000000000000\n\
         ShdPnd:\t0000000000000000\nSigBlk:\t0000000000000002\nSigIgn:\t0000000000004000\n\
         SigCgt:\t0000000000000000\n";
+
+    #[test]
+    fn siginfo_records() {
+        assert_eq!(std::mem::size_of::<libc::signalfd_siginfo>(), SIGINFO_SIZE);
+        let mut rec = [0u8; SIGINFO_SIZE];
+        rec[..4].copy_from_slice(&(libc::SIGPIPE as u32).to_ne_bytes());
+        rec[12..16].copy_from_slice(&std::process::id().to_ne_bytes());
+        assert_eq!(keep(&rec), None, "dock's own SIGPIPE");
+        rec[12..16].copy_from_slice(&(std::process::id() + 1).to_ne_bytes());
+        assert_eq!(
+            keep(&rec),
+            Some(libc::SIGPIPE),
+            "someone else's SIGPIPE is forwarded"
+        );
+        assert_eq!(keep(&rec[..8]), None);
+    }
 
     #[test]
     fn masks_from_proc_status() {
