@@ -1,13 +1,25 @@
 //! Diagnostics on stderr: `dock[<pid>]: ...` lines. Errors always; debug lines only with `-d`.
 //!
-//! Registers nothing. Writes are small and go straight to fd 2, unbuffered, so a line is never lost when
-//! dock exits right after.
+//! Registers nothing. Each line is one unbuffered write, so a line is never lost when dock exits right
+//! after. The writes never block: they go to dock's own non-blocking copy of fd 2 (`io::relay::OutFd`,
+//! as the relay uses), and a line that does not fit in a full pipe is dropped and counted rather than
+//! stall signal forwarding and reaping behind a reader that stopped reading.
 
 use std::fmt;
 use std::io::Write;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::os::fd::AsFd;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
+
+use crate::io::relay::OutFd;
 
 static DEBUG: AtomicBool = AtomicBool::new(false);
+
+/// dock's non-blocking copy of stderr, made at the first line; `None` if fd 2 is closed.
+static STDERR: OnceLock<Mutex<Option<OutFd>>> = OnceLock::new();
+
+/// Lines dropped because stderr was full; reported with the next line that fits.
+static DROPPED: AtomicUsize = AtomicUsize::new(0);
 
 /// Turns debug lines on (`-d`, `--debug`, `DOCK_DEBUG`).
 pub fn set_debug(on: bool) {
@@ -19,10 +31,31 @@ pub fn debug_enabled() -> bool {
     DEBUG.load(Ordering::Relaxed)
 }
 
-/// Writes one `dock[<pid>]: <args>` line to stderr; a failing stderr is ignored (nowhere to report it).
+/// Writes one `dock[<pid>]: <args>` line to stderr without blocking; a full or failing stderr drops
+/// the line (nowhere to report it but stderr itself).
 pub fn emit(args: fmt::Arguments<'_>) {
-    let line = format!("dock[{}]: {}\n", std::process::id(), args);
-    let _ = std::io::stderr().lock().write_all(line.as_bytes());
+    let pid = std::process::id();
+    let mut line = String::new();
+    let dropped = DROPPED.swap(0, Ordering::Relaxed);
+    if dropped > 0 {
+        line.push_str(&format!(
+            "dock[{pid}]: {dropped} log line(s) dropped: stderr was full\n"
+        ));
+    }
+    line.push_str(&format!("dock[{pid}]: {args}\n"));
+    let out = STDERR.get_or_init(|| Mutex::new(OutFd::new(std::io::stderr().as_fd()).ok()));
+    let Ok(mut guard) = out.lock() else {
+        return;
+    };
+    let written = match guard.as_mut() {
+        // A pipe write of at most PIPE_BUF bytes is all or nothing (pipe(7)); a longer line may be
+        // cut, which is still better than a stalled init.
+        Some(fd) => fd.write(line.as_bytes()).unwrap_or(0),
+        None => std::io::stderr().write(line.as_bytes()).unwrap_or(0),
+    };
+    if written == 0 {
+        DROPPED.fetch_add(1 + dropped, Ordering::Relaxed);
+    }
 }
 
 /// A debug line, printed only with `-d`.

@@ -113,7 +113,12 @@ impl OutFd {
         }
     }
 
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+    /// Writes `buf` without blocking on a pipe, terminal or socket (EAGAIN instead); regular files
+    /// and `/dev/null` are written plainly.
+    ///
+    /// # Errors
+    /// `write(2)`/`send(2)` failing, WouldBlock included.
+    pub fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self.kind {
             OutKind::Socket => send(
                 self.file.as_raw_fd(),

@@ -417,3 +417,62 @@ fn signals_ignored_where_dock_was_started_are_default_again_in_the_child() {
     d.signal(libc::SIGINT);
     assert_eq!(d.finish().code, 130);
 }
+
+#[test]
+fn a_full_stderr_never_stalls_forwarding() {
+    use std::io::BufRead;
+    // -d into a stderr pipe nobody reads: once it is full, dock must drop log lines, not block in
+    // write(2) while signals, reaping and teardown wait behind it.
+    for mode in MODES {
+        let mut c = util::command(
+            mode,
+            &[
+                "-d",
+                "sh",
+                "-c",
+                "trap '' 40; echo ready; while :; do sleep 5 & wait $!; done",
+            ],
+        );
+        c.stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        let _unread_stderr = child.stderr.take();
+        let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap();
+        assert_eq!(line, "ready\n");
+        let pid = if mode == Mode::Pid1 {
+            let p = child.id();
+            std::fs::read_to_string(format!("/proc/{p}/task/{p}/children"))
+                .unwrap()
+                .split_whitespace()
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap()
+        } else {
+            child.id() as i32
+        };
+        // Realtime signals queue one by one: 2000 of them log far more than a 64 KiB pipe holds.
+        for _ in 0..2000 {
+            dock::sys::kill(pid, 40).unwrap();
+        }
+        dock::sys::kill(pid, libc::SIGTERM).unwrap();
+        let pidfd = dock::sys::pidfd::PidFd::open(child.id() as i32).unwrap();
+        let mut fds = [nix::poll::PollFd::new(
+            std::os::fd::AsFd::as_fd(&pidfd),
+            nix::poll::PollFlags::POLLIN,
+        )];
+        let n = nix::poll::poll(
+            &mut fds,
+            nix::poll::PollTimeout::try_from(DEADLINE).unwrap(),
+        )
+        .unwrap();
+        if n == 0 {
+            let _ = child.kill();
+        }
+        assert_eq!(n, 1, "{mode:?}: dock stalled behind its full stderr");
+        assert_eq!(child.wait().unwrap().code(), Some(143), "{mode:?}");
+    }
+}
