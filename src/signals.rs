@@ -10,8 +10,9 @@ use std::io;
 use std::os::fd::{AsFd, AsRawFd, RawFd};
 
 use nix::errno::Errno;
-use nix::sys::signal::{SigSet, SigmaskHow, Signal};
-use nix::sys::signalfd::{SfdFlags, SignalFd};
+use std::os::fd::OwnedFd;
+
+use nix::sys::signal::Signal;
 
 /// The mask dock had before blocking, handed back to the child (`sigset_t`).
 pub type OrigMask = libc::sigset_t;
@@ -31,27 +32,32 @@ pub const FAULT_SIGNALS: [Signal; 7] = [
 /// The stop signals `--thug` escalates: what `docker stop`, ^C and ^\ send.
 pub const STOP_SIGNALS: [i32; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGQUIT];
 
-fn blocked_set() -> SigSet {
-    let mut set = SigSet::all();
+/// The kernel mask dock blocks and reads: every signal 1–64 but [`FAULT_SIGNALS`] (bit S-1 for
+/// signal S). Built by hand, not with `sigfillset(3)`: glibc (and musl) leave out the signals they
+/// reserve for themselves (32, 33; musl also 34), so a `kill -32` would kill dock instead of
+/// reaching the child. dock never uses thread cancellation or set*id, which is what those are for.
+/// SIGKILL and SIGSTOP are in the set; the kernel ignores them there.
+pub fn blocked_bits() -> u64 {
+    let mut bits = u64::MAX;
     for s in FAULT_SIGNALS {
-        set.remove(s);
+        bits &= !(1u64 << (s as i32 - 1));
     }
-    set
+    bits
 }
 
 /// Blocks every signal but [`FAULT_SIGNALS`] and returns the previous mask (for the child).
 ///
 /// # Errors
-/// `sigprocmask` failing (it does not, for a valid `how`).
+/// `rt_sigprocmask` failing (it does not, for a valid `how`).
 pub fn block_all() -> io::Result<OrigMask> {
     let old = crate::sys::spawn::current_mask()?;
-    nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&blocked_set()), None)?;
+    crate::sys::block_signals(blocked_bits())?;
     Ok(old)
 }
 
 /// The signalfd over the blocked set, non-blocking and close-on-exec.
 #[derive(Debug)]
-pub struct Signals(SignalFd);
+pub struct Signals(OwnedFd);
 
 impl Signals {
     /// Opens the signalfd. Signals that arrived since [`block_all`] are pending and will be read.
@@ -59,11 +65,7 @@ impl Signals {
     /// # Errors
     /// `signalfd` failing (EMFILE, ENOMEM).
     pub fn new() -> io::Result<Signals> {
-        let fd = SignalFd::with_flags(
-            &blocked_set(),
-            SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC,
-        )?;
-        Ok(Signals(fd))
+        Ok(Signals(crate::sys::signalfd(blocked_bits())?))
     }
 
     /// Reads every pending signal, in the order the kernel dequeues them: standard signals pending at

@@ -31,3 +31,48 @@ pub fn kill(pid: i32, sig: i32) -> io::Result<()> {
     cvt(unsafe { libc::kill(pid, sig) } as libc::c_long)?;
     Ok(())
 }
+
+/// Size of the kernel's signal set (`_NSIG / 8` on Linux: 64 signals), as `rt_sigprocmask(2)` and
+/// `signalfd4` want it. libc's `sigset_t` is 128 bytes, of which the kernel reads only these 8.
+const KERNEL_SIGSET_SIZE: usize = 8;
+
+/// Adds the signals of `bits` (bit S-1 for signal S) to the calling thread's blocked mask with the raw
+/// `rt_sigprocmask(2)`: glibc's wrapper silently drops the signals it reserves (32, 33).
+///
+/// # Errors
+/// EINVAL for a bad size (not on Linux with 64 signals).
+pub fn block_signals(bits: u64) -> io::Result<()> {
+    // SAFETY: the kernel reads KERNEL_SIGSET_SIZE (8) bytes from `&bits`, a live u64; oldset is NULL,
+    // so nothing is written.
+    cvt(unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigprocmask,
+            libc::SIG_BLOCK,
+            &bits as *const u64,
+            std::ptr::null_mut::<u64>(),
+            KERNEL_SIGSET_SIZE,
+        )
+    })?;
+    Ok(())
+}
+
+/// A new signalfd (`signalfd4(-1, bits, 8, SFD_NONBLOCK|SFD_CLOEXEC)`, signalfd(2)) for the signals of
+/// `bits`, reserved ones included (see [`block_signals`]).
+///
+/// # Errors
+/// EMFILE, ENOMEM.
+pub fn signalfd(bits: u64) -> io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+    // SAFETY: the kernel reads 8 bytes from `&bits`, a live u64, and returns a new fd or -1.
+    let fd = cvt(unsafe {
+        libc::syscall(
+            libc::SYS_signalfd4,
+            -1,
+            &bits as *const u64,
+            KERNEL_SIGSET_SIZE,
+            libc::SFD_NONBLOCK | libc::SFD_CLOEXEC,
+        )
+    })?;
+    // SAFETY: the kernel just returned this fd to us; nobody else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}

@@ -476,3 +476,22 @@ fn a_full_stderr_never_stalls_forwarding() {
         assert_eq!(child.wait().unwrap().code(), Some(143), "{mode:?}");
     }
 }
+
+#[test]
+fn signals_libc_reserves_are_forwarded_too() {
+    // glibc keeps 32 and 33 for itself and will not block them through sigprocmask: without the raw
+    // mask they would kill dock (or vanish, as PID 1) instead of reaching the child.
+    for mode in MODES {
+        for sig in [32, 33] {
+            let d = sh(mode, &["-d"], "echo ready; sleep 60 & wait");
+            d.expect_line("ready");
+            d.signal(sig);
+            // dock lives on and forwards it (the child's libc handles it quietly)...
+            d.wait_stderr(&format!("forwarded SIG{sig} to pid"));
+            // ...and still does its job.
+            d.signal(libc::SIGTERM);
+            let f = d.finish();
+            assert_eq!(f.code, 143, "{mode:?} {sig}: {}", f.stderr);
+        }
+    }
+}
