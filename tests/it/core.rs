@@ -1,9 +1,9 @@
 //! The PID 1 contract (issue 2): exit statuses, exec failures, forwarding, reaping, teardown with a
 //! grace period, subreaper mode, `--thug`, `-g`, job control, bad usage.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::util::{self, Mode, Running, TempDir, DEADLINE};
+use crate::util::{self, Mode, Running, TempDir};
 
 const MODES: [Mode; 2] = [Mode::Pid1, Mode::Subreaper];
 
@@ -57,25 +57,15 @@ fn exec_failures_are_127_and_126() {
 /// Waits until dock has blocked its signals (SigBlk in /proc), so a signal sent now is queued.
 fn wait_signals_blocked(d: &Running) {
     let pid = d.dock_pid();
-    let end = Instant::now() + DEADLINE;
-    loop {
+    util::wait_until("dock blocking its signals", || {
         // Before its exec, the pid is still unshare's forked child: a signal sent to it then is
         // unshare's business (and dropped by an init without a handler), not dock's.
         let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-        if comm.trim_end() != "dock" {
-            assert!(Instant::now() < end, "dock never started");
-            std::thread::yield_now();
-            continue;
-        }
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-        if let Some((blk, _)) = dock::signals::parse_status_masks(&status) {
-            if blk & (1 << (libc::SIGTERM - 1)) != 0 {
-                return;
-            }
-        }
-        assert!(Instant::now() < end, "dock never blocked its signals");
-        std::thread::yield_now();
-    }
+        comm.trim_end() == "dock"
+            && dock::signals::parse_status_masks(&status)
+                .is_some_and(|(blk, _)| blk & (1 << (libc::SIGTERM - 1)) != 0)
+    });
 }
 
 #[test]
@@ -124,19 +114,10 @@ fn orphans_are_reaped_while_the_main_child_runs() {
         let d = sh(mode, &["-d"], script);
         d.expect_line("spawned");
         let dock_pid = d.dock_pid();
-        let end = Instant::now() + DEADLINE;
-        loop {
-            let reaped = d.stderr().matches(": exit code 0").count();
-            let zombies = util::zombies_under(dock_pid);
-            if reaped >= 50 && zombies.is_empty() {
-                break;
-            }
-            assert!(
-                Instant::now() < end,
-                "{mode:?}: {reaped} reaped, zombies {zombies:?}"
-            );
-            std::thread::yield_now();
-        }
+        util::wait_until(&format!("{mode:?}: 50 orphans reaped, no zombie"), || {
+            d.stderr().matches(": exit code 0").count() >= 50
+                && util::zombies_under(dock_pid).is_empty()
+        });
         d.signal(libc::SIGTERM);
         let f = d.finish();
         assert_eq!(f.code, 0);
@@ -247,11 +228,9 @@ fn process_group_forwarding_reaches_grandchildren() {
         // Wait for the sleep to exist before signalling the group.
         d.wait_stderr("started pid");
         let dock_pid = d.dock_pid();
-        let end = Instant::now() + DEADLINE;
-        while dock::supervisor::descendants(dock_pid).len() < 2 {
-            assert!(Instant::now() < end, "bash never started sleep");
-            std::thread::yield_now();
-        }
+        util::wait_until("bash starting sleep", || {
+            dock::supervisor::descendants(dock_pid).len() >= 2
+        });
         d.signal(libc::SIGINT);
         let f = d.finish();
         assert_eq!(f.code, 130, "{mode:?}: {}", f.stderr);
@@ -290,11 +269,9 @@ fn tstp_stops_and_cont_resumes_the_child() {
                         .map(|i| s[i + 2..].chars().next().unwrap_or('?'))
                 })
         };
-        let end = Instant::now() + DEADLINE;
-        while state(target) != Some('T') {
-            assert!(Instant::now() < end, "{mode:?}: child never stopped");
-            std::thread::yield_now();
-        }
+        util::wait_until(&format!("{mode:?}: the child stopping"), || {
+            state(target) == Some('T')
+        });
         // Stopped, dock keeps running: a stopped child never starts teardown.
         assert!(!d.exited_within(Duration::from_millis(300)));
         d.signal(libc::SIGCONT);
@@ -383,21 +360,11 @@ fn a_dead_stderr_does_not_hang_dock() {
             .stderr(std::process::Stdio::piped());
         let mut child = c.spawn().unwrap();
         drop(child.stderr.take());
-        let pidfd = dock::sys::pidfd::PidFd::open(child.id() as i32).unwrap();
-        let mut fds = [nix::poll::PollFd::new(
-            std::os::fd::AsFd::as_fd(&pidfd),
-            nix::poll::PollFlags::POLLIN,
-        )];
-        let n = nix::poll::poll(
-            &mut fds,
-            nix::poll::PollTimeout::try_from(DEADLINE).unwrap(),
-        )
-        .unwrap();
-        if n == 0 {
-            let _ = child.kill();
-        }
-        assert_eq!(n, 1, "{mode:?}: dock did not exit with a closed stderr");
-        assert_eq!(child.wait().unwrap().code(), Some(0));
+        assert_eq!(
+            util::exit_code_within_deadline(&mut child),
+            Some(0),
+            "{mode:?}: dock did not exit with a closed stderr"
+        );
     }
 }
 
@@ -409,11 +376,10 @@ fn signals_ignored_where_dock_was_started_are_default_again_in_the_child() {
     c.args(["-c", &script]);
     let d = Running::from_command(Mode::Subreaper, c);
     wait_signals_blocked(&d);
-    let end = Instant::now() + DEADLINE;
-    while dock::supervisor::descendants(d.dock_pid()).is_empty() {
-        assert!(Instant::now() < end, "dock never started sleep");
-        std::thread::yield_now();
-    }
+    let dock_pid = d.dock_pid();
+    util::wait_until("dock starting sleep", || {
+        !dock::supervisor::descendants(dock_pid).is_empty()
+    });
     d.signal(libc::SIGINT);
     assert_eq!(d.finish().code, 130);
 }
@@ -442,38 +408,17 @@ fn a_full_stderr_never_stalls_forwarding() {
         let mut line = String::new();
         out.read_line(&mut line).unwrap();
         assert_eq!(line, "ready\n");
-        let pid = if mode == Mode::Pid1 {
-            let p = child.id();
-            std::fs::read_to_string(format!("/proc/{p}/task/{p}/children"))
-                .unwrap()
-                .split_whitespace()
-                .next()
-                .unwrap()
-                .parse()
-                .unwrap()
-        } else {
-            child.id() as i32
-        };
+        let pid = util::dock_pid_of(mode, child.id());
         // Realtime signals queue one by one: 2000 of them log far more than a 64 KiB pipe holds.
         for _ in 0..2000 {
             dock::sys::kill(pid, 40).unwrap();
         }
         dock::sys::kill(pid, libc::SIGTERM).unwrap();
-        let pidfd = dock::sys::pidfd::PidFd::open(child.id() as i32).unwrap();
-        let mut fds = [nix::poll::PollFd::new(
-            std::os::fd::AsFd::as_fd(&pidfd),
-            nix::poll::PollFlags::POLLIN,
-        )];
-        let n = nix::poll::poll(
-            &mut fds,
-            nix::poll::PollTimeout::try_from(DEADLINE).unwrap(),
-        )
-        .unwrap();
-        if n == 0 {
-            let _ = child.kill();
-        }
-        assert_eq!(n, 1, "{mode:?}: dock stalled behind its full stderr");
-        assert_eq!(child.wait().unwrap().code(), Some(143), "{mode:?}");
+        assert_eq!(
+            util::exit_code_within_deadline(&mut child),
+            Some(143),
+            "{mode:?}: dock stalled behind its full stderr"
+        );
     }
 }
 

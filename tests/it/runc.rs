@@ -10,10 +10,8 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::thread;
-use std::time::{Duration, Instant};
 
-use crate::util::{Mode, Running, TempDir, DEADLINE};
+use crate::util::{self, Mode, Running, TempDir};
 
 /// Prints a skip note past libtest's output capture (it only captures `print!`/`eprint!`).
 fn skip(test: &str, why: &str) {
@@ -183,18 +181,6 @@ fn children(pid: i32) -> Vec<i32> {
         .collect()
 }
 
-/// Polls `cond` until it holds or the deadline passes (then panics with `what`).
-fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
-    let end = Instant::now() + DEADLINE;
-    while !cond() {
-        assert!(
-            Instant::now() < end,
-            "{what} did not happen within {DEADLINE:?}"
-        );
-        thread::sleep(Duration::from_millis(5));
-    }
-}
-
 fn mkfifo(path: &Path) {
     nix::unistd::mkfifo(path, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
 }
@@ -280,7 +266,7 @@ fn runc_orphans_never_stay_zombies() {
         .into_iter()
         .find(|&p| comm(p) == "sh\n")
         .expect("dock's main child, sh");
-    wait_for("re-parenting of the orphans to dock", || {
+    util::wait_until("re-parenting of the orphans to dock", || {
         children(init).len() == ORPHANS + 1
     });
     for pid in children(init).into_iter().filter(|&p| p != main) {
@@ -291,7 +277,7 @@ fn runc_orphans_never_stay_zombies() {
         .unwrap();
     }
     // Killed orphans are zombies until PID 1 waits for them; the children list drops them when reaped.
-    wait_for("reaping of the killed orphans", || children(init) == [main]);
+    util::wait_until("reaping of the killed orphans", || children(init) == [main]);
     std::fs::OpenOptions::new()
         .write(true)
         .open(b.out("go"))

@@ -171,23 +171,7 @@ impl Running {
 
     /// dock's own pid, as seen from the test (outside the namespace in Pid1 mode).
     pub fn dock_pid(&self) -> i32 {
-        let pid = self.child.id() as i32;
-        match self.mode {
-            Mode::Subreaper => pid,
-            Mode::Pid1 => {
-                let end = Instant::now() + DEADLINE;
-                loop {
-                    let path = format!("/proc/{pid}/task/{pid}/children");
-                    if let Ok(s) = std::fs::read_to_string(&path) {
-                        if let Some(c) = s.split_whitespace().next() {
-                            return c.parse().unwrap();
-                        }
-                    }
-                    assert!(Instant::now() < end, "unshare never forked dock");
-                    thread::sleep(Duration::from_millis(2));
-                }
-            }
-        }
+        dock_pid_of(self.mode, self.child.id())
     }
 
     /// Sends `sig` to dock.
@@ -198,9 +182,7 @@ impl Running {
 
     /// Whether dock (or unshare around it) has exited, waiting at most `timeout`.
     pub fn exited_within(&self, timeout: Duration) -> bool {
-        let mut fds = [PollFd::new(self.pidfd.as_fd(), PollFlags::POLLIN)];
-        let ms = PollTimeout::try_from(timeout).unwrap_or(PollTimeout::MAX);
-        matches!(poll(&mut fds, ms), Ok(n) if n > 0)
+        pidfd_readable(&self.pidfd, timeout)
     }
 
     /// Waits for dock to exit (panics at the deadline, killing it) and returns its code and output.
@@ -232,6 +214,57 @@ impl Running {
             stdout: self.stdout_rest.lock().unwrap().clone(),
             stderr: self.stderr(),
         }
+    }
+}
+
+/// Whether the process behind `pidfd` exited within `timeout` (pidfd readable, pidfd_open(2)).
+fn pidfd_readable(pidfd: &PidFd, timeout: Duration) -> bool {
+    let mut fds = [PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)];
+    let ms = PollTimeout::try_from(timeout).unwrap_or(PollTimeout::MAX);
+    matches!(poll(&mut fds, ms), Ok(n) if n > 0)
+}
+
+/// Waits for a `Child` the caller spawned itself (its pipes set up by hand) to exit within
+/// [`DEADLINE`]: its exit code, or `None` after killing it at the deadline.
+pub fn exit_code_within_deadline(child: &mut Child) -> Option<i32> {
+    let pidfd = PidFd::open(child.id() as i32).expect("pidfd of dock");
+    if !pidfd_readable(&pidfd, DEADLINE) {
+        let _ = child.kill();
+        let _ = child.wait();
+        return None;
+    }
+    child.wait().ok().and_then(|s| s.code())
+}
+
+/// dock's pid for a process the test started as `outer` in `mode`: `outer` itself, or in Pid1 mode
+/// the child `unshare --fork` made (from `/proc/<outer>/task/<outer>/children`).
+pub fn dock_pid_of(mode: Mode, outer: u32) -> i32 {
+    let pid = outer as i32;
+    if mode == Mode::Subreaper {
+        return pid;
+    }
+    let mut found = None;
+    wait_until("unshare forking dock", || {
+        found = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+            .ok()
+            .and_then(|s| s.split_whitespace().next().and_then(|c| c.parse().ok()));
+        found.is_some()
+    });
+    found.unwrap_or(pid)
+}
+
+/// Re-checks `cond` until it holds, panicking with `what` at [`DEADLINE`]. For state only /proc
+/// shows (a process's state, its children, its signal mask), which has no notification to wait on;
+/// the millisecond between checks only keeps the poll from starving the processes it watches on a
+/// 2-core machine, it orders nothing.
+pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let end = Instant::now() + DEADLINE;
+    while !cond() {
+        assert!(
+            Instant::now() < end,
+            "{what} did not happen within {DEADLINE:?}"
+        );
+        thread::sleep(Duration::from_millis(1));
     }
 }
 
