@@ -474,99 +474,10 @@ fn bad_urls_exit_2_and_start_nothing() {
 }
 
 #[cfg(feature = "tls")]
-/// A test CA and a `localhost` / 127.0.0.1 server certificate signed by it, made with the openssl CLI.
-fn test_pki(dir: &TempDir) -> (String, Arc<rustls::ServerConfig>) {
-    use rustls::pki_types::pem::PemObject;
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-    let ext = dir.path("ext.cnf");
-    std::fs::write(
-        &ext,
-        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n\
-         keyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n",
-    )
-    .unwrap();
-    let p = |n: &str| dir.path(n);
-    let ec = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-    ];
-    let steps: Vec<Vec<String>> = vec![
-        [
-            &["req", "-x509"][..],
-            &ec,
-            &["-keyout", &p("ca.key"), "-out", &p("ca.pem")],
-            &["-subj", "/CN=dock test CA", "-days", "2"],
-        ]
-        .concat()
-        .iter()
-        .map(|s| s.to_string())
-        .collect(),
-        [
-            &["req"][..],
-            &ec,
-            &["-keyout", &p("leaf.key"), "-out", &p("leaf.csr")],
-            &["-subj", "/CN=localhost"],
-        ]
-        .concat()
-        .iter()
-        .map(|s| s.to_string())
-        .collect(),
-        [
-            "x509",
-            "-req",
-            "-in",
-            &p("leaf.csr"),
-            "-CA",
-            &p("ca.pem"),
-            "-CAkey",
-            &p("ca.key"),
-            "-CAcreateserial",
-            "-out",
-            &p("leaf.pem"),
-            "-days",
-            "2",
-            "-extfile",
-            &ext,
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect(),
-    ];
-    for args in steps {
-        let out = std::process::Command::new("openssl")
-            .args(&args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(p("leaf.pem"))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
-    let key = PrivateKeyDer::from_pem_file(p("leaf.key")).unwrap();
-    let cfg = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_no_client_auth()
-    .with_single_cert(certs, key)
-    .unwrap();
-    (p("ca.pem"), Arc::new(cfg))
-}
-
-#[cfg(feature = "tls")]
 #[test]
 fn https_is_refused_without_the_ca_and_delivered_with_it() {
     let dir = TempDir::new("hook-tls");
-    let (ca, server) = test_pki(&dir);
+    let crate::pki::TestPki { ca, server } = crate::pki::make(&dir);
 
     let rx = receiver(vec![Reply::Status(200)], Some(server.clone()));
     let url = format!("https://localhost:{}/tls", rx.addr.port());

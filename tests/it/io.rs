@@ -233,118 +233,15 @@ fn unix_socket_round_trip() {
     assert_eq!(d.finish().code, 3);
 }
 
-/// A CA and a leaf certificate for 127.0.0.1 / localhost signed by it, made with the openssl CLI.
-#[cfg(feature = "tls")]
-struct Certs {
-    ca: String,
-    chain: Vec<rustls::pki_types::CertificateDer<'static>>,
-    key: rustls::pki_types::PrivateKeyDer<'static>,
-}
-
-#[cfg(feature = "tls")]
-fn make_certs(dir: &TempDir) -> Certs {
-    use rustls::pki_types::pem::PemObject;
-    use std::process::Command;
-    let ossl = |args: &[&str]| {
-        let out = Command::new("openssl")
-            .args(args)
-            .output()
-            .expect("openssl CLI");
-        assert!(
-            out.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    let (ca, ca_key) = (dir.path("ca.pem"), dir.path("ca.key"));
-    let (leaf, key, csr, ext) = (
-        dir.path("leaf.pem"),
-        dir.path("leaf.key"),
-        dir.path("leaf.csr"),
-        dir.path("leaf.ext"),
-    );
-    let ec = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-    ];
-    ossl(
-        &[
-            &["req", "-x509"][..],
-            &ec,
-            &[
-                "-keyout",
-                &ca_key,
-                "-out",
-                &ca,
-                "-days",
-                "2",
-                "-subj",
-                "/CN=dock test CA",
-            ],
-        ]
-        .concat(),
-    );
-    ossl(
-        &[
-            &["req"][..],
-            &ec,
-            &["-keyout", &key, "-out", &csr, "-subj", "/CN=localhost"],
-        ]
-        .concat(),
-    );
-    std::fs::write(
-        &ext,
-        "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n\
-         subjectAltName=DNS:localhost,IP:127.0.0.1\n",
-    )
-    .unwrap();
-    ossl(&[
-        "x509",
-        "-req",
-        "-in",
-        &csr,
-        "-CA",
-        &ca,
-        "-CAkey",
-        &ca_key,
-        "-CAcreateserial",
-        "-out",
-        &leaf,
-        "-days",
-        "2",
-        "-extfile",
-        &ext,
-    ]);
-    Certs {
-        ca,
-        chain: rustls::pki_types::CertificateDer::pem_file_iter(&leaf)
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap(),
-        key: rustls::pki_types::PrivateKeyDer::from_pem_file(&key).unwrap(),
-    }
-}
-
 /// Serves one TLS connection on `l`: sends `input`, returns what the client sent until it closed
 /// (`Err` when the handshake failed).
 #[cfg(feature = "tls")]
 fn tls_serve_one(
     l: TcpListener,
-    certs: &Certs,
+    certs: &crate::pki::TestPki,
     input: &'static [u8],
 ) -> std::thread::JoinHandle<Result<String, String>> {
-    use std::sync::Arc;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(certs.chain.clone(), certs.key.clone_key())
-        .unwrap();
-    let config = Arc::new(config);
+    let config = certs.server.clone();
     std::thread::spawn(move || {
         let sock = accept_tcp(&l);
         let conn = rustls::ServerConnection::new(config).unwrap();
@@ -363,7 +260,7 @@ fn tls_serve_one(
 #[test]
 fn tls_is_verified_against_ca_file_or_skipped_with_insecure() {
     let dir = TempDir::new("io-tls");
-    let certs = make_certs(&dir);
+    let certs = crate::pki::make(&dir);
     let listen = || {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = l.local_addr().unwrap().port();

@@ -5,6 +5,8 @@ mod core;
 mod fuzz_corpus;
 mod hook;
 mod io;
+#[cfg(feature = "tls")]
+mod pki;
 mod ports;
 mod rotate;
 mod runc;

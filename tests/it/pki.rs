@@ -1,0 +1,115 @@
+//! A test CA and a server certificate for `localhost` / 127.0.0.1 signed by it, made at test time
+//! with the openssl CLI, and the rustls server configuration that presents it. Shared by the `--io
+//! tls://` and `https://` hook tests.
+
+use std::sync::Arc;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+use crate::util::TempDir;
+
+/// What a TLS test needs: the CA to hand dock (`--ca-file`) and the server side.
+pub struct TestPki {
+    /// Path of the CA certificate (PEM).
+    pub ca: String,
+    /// A server configuration presenting the leaf certificate.
+    pub server: Arc<rustls::ServerConfig>,
+}
+
+fn openssl(args: &[&str]) {
+    let out = std::process::Command::new("openssl")
+        .args(args)
+        .output()
+        .expect("openssl CLI");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Makes the CA and the leaf in `dir`.
+pub fn make(dir: &TempDir) -> TestPki {
+    let p = |n: &str| dir.path(n);
+    let (ca, ca_key, leaf, key, csr, ext) = (
+        p("ca.pem"),
+        p("ca.key"),
+        p("leaf.pem"),
+        p("leaf.key"),
+        p("leaf.csr"),
+        p("leaf.ext"),
+    );
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    openssl(
+        &[
+            &["req", "-x509"][..],
+            &ec,
+            &[
+                "-keyout",
+                &ca_key,
+                "-out",
+                &ca,
+                "-days",
+                "2",
+                "-subj",
+                "/CN=dock test CA",
+            ],
+        ]
+        .concat(),
+    );
+    openssl(
+        &[
+            &["req"][..],
+            &ec,
+            &["-keyout", &key, "-out", &csr, "-subj", "/CN=localhost"],
+        ]
+        .concat(),
+    );
+    std::fs::write(
+        &ext,
+        "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n\
+         subjectAltName=DNS:localhost,IP:127.0.0.1\n",
+    )
+    .unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        &csr,
+        "-CA",
+        &ca,
+        "-CAkey",
+        &ca_key,
+        "-CAcreateserial",
+        "-out",
+        &leaf,
+        "-days",
+        "2",
+        "-extfile",
+        &ext,
+    ]);
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&leaf)
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let key = PrivateKeyDer::from_pem_file(&key).unwrap();
+    let server = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(chain, key)
+    .unwrap();
+    TestPki {
+        ca,
+        server: Arc::new(server),
+    }
+}
