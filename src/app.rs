@@ -118,17 +118,15 @@ pub fn run(config: Config, mask: OrigMask) -> Result<ChildExit, Error> {
     let mut notices = Vec::new();
     let mut exit_deadline_armed = false;
     let mut exit_deadline_passed = false;
+    let mut ready = Vec::with_capacity(crate::reactor::EVENTS_CAPACITY);
     loop {
-        let ready = match r.poll(None) {
-            Ok(ev) => ev,
-            Err(e) => {
-                // epoll_wait only fails like this on a bug; keep the container alive, but do not spin.
-                warn!("epoll_wait: {e}");
-                std::thread::yield_now();
-                continue;
-            }
-        };
-        for ev in ready {
+        if let Err(e) = r.poll_into(None, &mut ready) {
+            // epoll_wait only fails like this on a bug; keep the container alive, but do not spin.
+            warn!("epoll_wait: {e}");
+            std::thread::yield_now();
+            continue;
+        }
+        for &ev in &ready {
             let Some(source) = r.source(ev.token) else {
                 continue;
             };

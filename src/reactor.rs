@@ -62,7 +62,7 @@ pub struct Reactor {
 }
 
 /// Capacity of the events buffer: events per `poll` call. More simply wait for the next call.
-const EVENTS_CAPACITY: usize = 64;
+pub const EVENTS_CAPACITY: usize = 64;
 
 impl Reactor {
     /// A new epoll instance (`CLOEXEC`).
@@ -138,29 +138,39 @@ impl Reactor {
     }
 
     /// Waits for events, at most `timeout` (`None`: until something happens; idle means zero wakeups),
-    /// and returns `(token, readable, writable, closed)` per event.
+    /// and returns `(token, readable, writable, closed)` per event. A convenience over
+    /// [`Reactor::poll_into`] that allocates; the event loop uses `poll_into`.
+    ///
+    /// # Errors
+    /// As [`Reactor::poll_into`].
+    pub fn poll(&mut self, timeout: Option<Duration>) -> io::Result<Vec<Ready>> {
+        let mut out = Vec::new();
+        self.poll_into(timeout, &mut out)?;
+        Ok(out)
+    }
+
+    /// As [`Reactor::poll`], into `out` (cleared first), so the loop reuses one buffer and a wakeup
+    /// allocates nothing.
     ///
     /// `EINTR` is "no events": dock blocks its signals, but a debugger or `SIGSTOP`/`SIGCONT` can still
     /// interrupt `epoll_wait`.
     ///
     /// # Errors
     /// `epoll_wait` failing for another reason (EBADF, EFAULT: a bug).
-    pub fn poll(&mut self, timeout: Option<Duration>) -> io::Result<Vec<Ready>> {
+    pub fn poll_into(&mut self, timeout: Option<Duration>, out: &mut Vec<Ready>) -> io::Result<()> {
+        out.clear();
         match self.poll.poll(&mut self.events, timeout) {
             Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(Vec::new()),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(()),
             Err(e) => return Err(e),
         }
-        Ok(self
-            .events
-            .iter()
-            .map(|e| Ready {
-                token: e.token(),
-                readable: e.is_readable() || e.is_read_closed() || e.is_error(),
-                writable: e.is_writable() || e.is_write_closed(),
-                closed: e.is_read_closed() || e.is_error(),
-            })
-            .collect())
+        out.extend(self.events.iter().map(|e| Ready {
+            token: e.token(),
+            readable: e.is_readable() || e.is_read_closed() || e.is_error(),
+            writable: e.is_writable() || e.is_write_closed(),
+            closed: e.is_read_closed() || e.is_error(),
+        }));
+        Ok(())
     }
 }
 
