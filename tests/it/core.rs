@@ -261,16 +261,8 @@ fn tstp_stops_and_cont_resumes_the_child() {
             })
             .unwrap_or_else(|| child.parse().unwrap());
         d.signal(libc::SIGTSTP);
-        let state = |p: i32| {
-            std::fs::read_to_string(format!("/proc/{p}/stat"))
-                .ok()
-                .and_then(|s| {
-                    s.rfind(')')
-                        .map(|i| s[i + 2..].chars().next().unwrap_or('?'))
-                })
-        };
         util::wait_until(&format!("{mode:?}: the child stopping"), || {
-            state(target) == Some('T')
+            util::proc_state(target) == Some('T')
         });
         // Stopped, dock keeps running: a stopped child never starts teardown.
         assert!(!d.exited_within(Duration::from_millis(300)));

@@ -277,16 +277,15 @@ pub fn run(mode: Mode, args: &[&str]) -> Finished {
 pub fn zombies_under(pid: i32) -> Vec<i32> {
     dock::supervisor::descendants(pid)
         .into_iter()
-        .filter(|p| {
-            std::fs::read_to_string(format!("/proc/{p}/stat"))
-                .ok()
-                .and_then(|s| {
-                    s.rfind(')')
-                        .map(|i| s[i + 1..].trim_start().starts_with('Z'))
-                })
-                .unwrap_or(false)
-        })
+        .filter(|&p| proc_state(p) == Some('Z'))
         .collect()
+}
+
+/// The state letter of `pid` (R, S, T, Z...): the field after the command name in
+/// `/proc/<pid>/stat` (proc(5)); `None` once the pid is gone.
+pub fn proc_state(pid: i32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat[stat.rfind(')')? + 1..].trim_start().chars().next()
 }
 
 /// A temporary directory removed on drop.
