@@ -12,7 +12,7 @@ MUSL := x86_64-unknown-linux-musl
 STATIC_STD ?= stable
 ifeq ($(STATIC_STD),nightly)
 STATIC_CARGO = $(CARGO) +nightly
-STATIC_FLAGS = -Zbuild-std=std,panic_abort --target-dir target/nightly \
+STATIC_FLAGS = -Zbuild-std=std,panic_abort -Zbuild-std-features=optimize_for_size --target-dir target/nightly \
 	--config 'target.$(MUSL).rustflags=["-Zunstable-options", "-Cpanic=immediate-abort"]'
 STATIC_OUT = target/nightly/$(MUSL)/release/dock
 STATIC_TOOLCHAIN = --toolchain nightly

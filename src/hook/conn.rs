@@ -35,7 +35,7 @@ pub enum ConnError {
     Io(#[source] io::Error),
     /// The TLS handshake or session failed (certificate refused, alert).
     #[cfg(feature = "tls")]
-    #[error("tls: {0}")]
+    #[error("tls: {}", crate::tls::describe(.0))]
     Tls(#[source] rustls::Error),
     /// The response could not be parsed.
     #[error("{0}")]

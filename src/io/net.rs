@@ -183,7 +183,10 @@ fn handshake(
                     "tls handshake: the server closed the connection",
                 ))
             }
-            Err(e) => return Err(io::Error::new(e.kind(), format!("tls handshake: {e}"))),
+            Err(e) => {
+                let why = crate::tls::describe_io(&e);
+                return Err(io::Error::new(e.kind(), format!("tls handshake: {why}")));
+            }
         }
     }
     sock.set_read_timeout(None)?;

@@ -477,7 +477,11 @@ fn bad_urls_exit_2_and_start_nothing() {
 #[test]
 fn https_is_refused_without_the_ca_and_delivered_with_it() {
     let dir = TempDir::new("hook-tls");
-    let crate::pki::TestPki { ca, server } = crate::pki::make(&dir);
+    let crate::pki::TestPki {
+        ca,
+        server,
+        server_tls12,
+    } = crate::pki::make(&dir);
 
     let rx = receiver(vec![Reply::Status(200)], Some(server.clone()));
     let url = format!("https://localhost:{}/tls", rx.addr.port());
@@ -503,6 +507,36 @@ fn https_is_refused_without_the_ca_and_delivered_with_it() {
         rx.rest().is_empty(),
         "nothing was sent over an unverified connection"
     );
+
+    // A server that speaks TLS 1.2 only: each undelivered event says why, naming the URL.
+    let rx = receiver(vec![Reply::Status(200)], Some(server_tls12));
+    let url = format!("https://127.0.0.1:{}/tls12", rx.addr.port());
+    let f = util::run(
+        Mode::Subreaper,
+        &[
+            "--grace-period",
+            "2",
+            "--ca-file",
+            &ca,
+            "--web-hook",
+            &url,
+            "sh",
+            "-c",
+            "exit 7",
+        ],
+    );
+    assert_eq!(f.code, 7, "{}", f.stderr);
+    assert!(
+        f.stderr.contains(&format!("web hook {url}: ")),
+        "{}",
+        f.stderr
+    );
+    assert!(
+        f.stderr.contains("(dock offers TLS 1.3 only, "),
+        "{}",
+        f.stderr
+    );
+    assert!(rx.rest().is_empty(), "no request without a session");
 
     let rx = receiver(
         vec![Reply::Status(200), Reply::CloseDelimited, Reply::Chunked],

@@ -323,6 +323,44 @@ fn tls_is_verified_against_ca_file_or_skipped_with_insecure() {
     assert_eq!(server.join().unwrap().unwrap(), "secure sni\r\n");
 }
 
+#[cfg(feature = "tls")]
+#[test]
+fn tls12_only_server_is_refused_with_one_line_naming_the_url() {
+    let dir = TempDir::new("io-tls12");
+    let certs = crate::pki::make(&dir);
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("tls://127.0.0.1:{}", l.local_addr().unwrap().port());
+    let ca = certs.ca.clone();
+    let tls12 = crate::pki::TestPki {
+        server: certs.server_tls12.clone(),
+        ..certs
+    };
+    let server = tls_serve_one(l, &tls12, b"x\n");
+    let marker = dir.path("started");
+    let touch = format!("touch {marker}");
+    let f = util::run(
+        Mode::Subreaper,
+        &["--io", &url, "--ca-file", &ca, "sh", "-c", &touch],
+    );
+    assert_eq!(f.code, 2, "{}", f.stderr);
+    assert_eq!(f.stderr.lines().count(), 1, "{}", f.stderr);
+    assert!(
+        f.stderr.starts_with(&format!("dock: --io {url}: ")),
+        "{}",
+        f.stderr
+    );
+    assert!(
+        f.stderr.contains("(dock offers TLS 1.3 only, "),
+        "{}",
+        f.stderr
+    );
+    assert!(
+        !std::path::Path::new(&marker).exists(),
+        "the child must not start"
+    );
+    assert!(server.join().unwrap().is_err());
+}
+
 #[test]
 fn bad_values_exit_2_with_one_line_and_start_nothing() {
     let dir = TempDir::new("io-bad");

@@ -15,6 +15,8 @@ pub struct TestPki {
     pub ca: String,
     /// A server configuration presenting the leaf certificate.
     pub server: Arc<rustls::ServerConfig>,
+    /// The same, speaking TLS 1.2 only (dock offers TLS 1.3 only: refused).
+    pub server_tls12: Arc<rustls::ServerConfig>,
 }
 
 fn openssl(args: &[&str]) {
@@ -100,16 +102,20 @@ pub fn make(dir: &TempDir) -> TestPki {
         .collect::<Result<_, _>>()
         .unwrap();
     let key = PrivateKeyDer::from_pem_file(&key).unwrap();
-    let server = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_no_client_auth()
-    .with_single_cert(chain, key)
-    .unwrap();
+    let server = |versions: &[&'static rustls::SupportedProtocolVersion]| {
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_protocol_versions(versions)
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(chain.clone(), key.clone_key())
+        .unwrap();
+        Arc::new(config)
+    };
     TestPki {
         ca,
-        server: Arc::new(server),
+        server: server(rustls::DEFAULT_VERSIONS),
+        server_tls12: server(&[&rustls::version::TLS12]),
     }
 }
