@@ -3,7 +3,12 @@
 #
 #   docker build -t dock .                                  # TLS on (rustls + webpki roots)
 #   docker build -t dock:notls --build-arg FEATURES=--no-default-features .
-#   docker build -t dock:min --build-arg STD=nightly .      # std rebuilt, panics abort silently: smallest
+#   docker build -t dock:stable --build-arg STD=stable .    # stable's std: bigger, over the size budgets
+#
+# By default std is rebuilt with dock on a pinned nightly (`make static`'s STATIC_STD=nightly: panics
+# abort silently, no backtrace printer): the build the size budgets are checked on. NIGHTLY is the
+# toolchain README's sizes were measured with (rustc 1.97.0-nightly of 2026-05-19); a newer one
+# should work too (--build-arg NIGHTLY=nightly), its sizes may differ by a few kB.
 #
 #   FROM debian:bookworm-slim
 #   COPY --from=dock /dock /dock
@@ -17,9 +22,10 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/* \
  && rustup target add x86_64-unknown-linux-musl
 ARG FEATURES=
-ARG STD=stable
+ARG STD=nightly
+ARG NIGHTLY=nightly-2026-05-20
 RUN if [ "$STD" = nightly ]; then \
-      rustup toolchain install nightly --profile minimal --component rust-src \
+      rustup toolchain install "$NIGHTLY" --profile minimal --component rust-src \
         --target x86_64-unknown-linux-musl; \
     fi
 WORKDIR /src
@@ -27,7 +33,7 @@ COPY . .
 # The same build as `make static` (release profile from Cargo.toml, rustflags from .cargo/config.toml).
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
-    make static-one STATIC_STD="$STD" STATIC_FEATURES="--locked $FEATURES" STATIC_ONE=/dock
+    make static-one STATIC_STD="$STD" NIGHTLY="$NIGHTLY" STATIC_FEATURES="--locked $FEATURES" STATIC_ONE=/dock
 
 # ---- the image: only /dock. No shell, no libc: dock needs neither.
 FROM scratch
