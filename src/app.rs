@@ -115,6 +115,13 @@ pub fn run(config: Config, mask: OrigMask) -> Result<ChildExit, Error> {
         }
     }
 
+    // Startup is over: its code is never run again (sys::mem).
+    let released = crate::sys::mem::release_readonly_segments();
+    debug!(
+        "released {} kB of startup code and read-only data",
+        released / 1000
+    );
+
     let mut notices = Vec::new();
     let mut exit_deadline_armed = false;
     let mut exit_deadline_passed = false;

@@ -10,13 +10,11 @@
 
 use std::ffi::OsString;
 use std::os::fd::AsRawFd;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use mio::{Interest, Token};
 use nix::errno::Errno;
 use nix::sys::signal::{kill, Signal};
-use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
 use crate::error::Error;
@@ -24,9 +22,9 @@ use crate::io::ChildStdio;
 use crate::reactor::{Reactor, Source};
 use crate::signals::{self, OrigMask};
 use crate::status::{signal_name, ChildExit};
-use crate::sys::pidfd::PidFd;
 use crate::sys::spawn::{self, ChildSetup};
 use crate::sys::timer::Timer;
+use crate::sys::{self, pidfd::PidFd};
 use crate::{debug, warn};
 
 /// After SIGKILL, how long dock waits for the last processes to be reaped before it exits anyway (a
@@ -66,6 +64,9 @@ pub struct Supervisor {
     thug: bool,
     pid1: bool,
     started: Instant,
+    /// The main child was reaped and the rest has not had its SIGTERM yet: it goes out at the end of
+    /// the reap loop, and only if processes remain.
+    term_due: bool,
 }
 
 impl Supervisor {
@@ -87,23 +88,16 @@ impl Supervisor {
             return Err(Error::Usage(crate::cli::UsageError::NoCommand));
         };
         let timer = Timer::new().map_err(Error::sys("creating the teardown timer"))?;
-        let mut cmd = Command::new(prog);
-        cmd.args(args)
-            .stdin(stdio.stdin)
-            .stdout(stdio.stdout)
-            .stderr(stdio.stderr);
         let setup = ChildSetup {
             mask,
             session: stdio.session,
         };
-        let child = spawn::spawn(&mut cmd, setup).map_err(|source| Error::Exec {
+        let fds = [stdio.stdin, stdio.stdout, stdio.stderr];
+        let child = spawn::spawn(prog, args, fds, setup).map_err(|source| Error::Exec {
             command: prog.clone(),
             source,
         })?;
-        let pid = child.id() as i32;
-        // The child cannot have been reaped yet: only we reap, and we have not. So the pidfd refers
-        // to it even if it already exited.
-        let pidfd = PidFd::open(pid).map_err(Error::sys("opening the child's pidfd"))?;
+        let (pid, pidfd) = (child.pid, child.pidfd);
         debug!("started pid {pid}: {}", command_line(command));
         Ok(Supervisor {
             pid,
@@ -117,6 +111,7 @@ impl Supervisor {
             thug,
             pid1: std::process::id() == 1,
             started: Instant::now(),
+            term_due: false,
         })
     }
 
@@ -193,31 +188,45 @@ impl Supervisor {
 
     /// Reaps every exited child: `waitpid(-1, WNOHANG)` until 0 or ECHILD (SIGCHLD coalesces, so one
     /// notification may stand for many exits). Moves to `Done` when nothing is left while tearing down.
+    /// When the main child is among them, the rest gets SIGTERM and the grace period starts, unless
+    /// waitpid already says ECHILD: with no child left there is no descendant left either (every
+    /// orphan is re-parented to dock), so dock is done at once, with no signal, walk or timer.
     pub fn reap(&mut self, r: &mut Reactor) -> Reaped {
         let mut out = Reaped::default();
+        if self.phase == Phase::Done {
+            return out;
+        }
         loop {
-            match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
-                Ok(WaitStatus::StillAlive) => break,
-                Ok(WaitStatus::Exited(pid, code)) => {
+            match sys::wait_any() {
+                Ok(None) => {
+                    if std::mem::take(&mut self.term_due) {
+                        self.signal_rest(Signal::SIGTERM);
+                        if let Err(e) = self.timer.arm(self.grace) {
+                            warn!("arming the grace timer: {e}");
+                        }
+                    }
+                    break;
+                }
+                Ok(Some(sys::Reaped::Exited(pid, code))) => {
                     debug!("reaped pid {pid}: exit code {code}");
-                    if pid.as_raw() == self.pid {
+                    if pid == self.pid {
                         out.main_exit = Some(self.main_exited(r, ChildExit::exited(code)));
                     }
                 }
-                Ok(WaitStatus::Signaled(pid, sig, core)) => {
+                Ok(Some(sys::Reaped::Signaled(pid, sig, core))) => {
                     let core = if core { " (core dumped)" } else { "" };
-                    debug!("reaped pid {pid}: killed by {}{core}", sig.as_str());
-                    if pid.as_raw() == self.pid {
-                        out.main_exit = Some(self.main_exited(r, ChildExit::signaled(sig as i32)));
+                    debug!("reaped pid {pid}: killed by {}{core}", signal_name(sig));
+                    if pid == self.pid {
+                        out.main_exit = Some(self.main_exited(r, ChildExit::signaled(sig)));
                     }
                 }
-                // Stopped/continued are only reported with WUNTRACED/WCONTINUED, which we do not ask.
-                Ok(_) => continue,
-                Err(Errno::EINTR) => continue,
-                Err(Errno::ECHILD) => {
+                Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
+                Err(e) if e.raw_os_error() == Some(libc::ECHILD) => {
+                    // The timer runs unless the main child's exit was the last one (no SIGTERM sent).
+                    let timer_armed = !std::mem::take(&mut self.term_due);
                     if matches!(self.phase, Phase::Draining | Phase::Killed) {
                         debug!("no process left");
-                        self.finish(r);
+                        self.finish(r, timer_armed);
                     }
                     break;
                 }
@@ -242,10 +251,7 @@ impl Supervisor {
             self.started.elapsed().as_millis()
         );
         self.phase = Phase::Draining;
-        self.signal_rest(Signal::SIGTERM);
-        if let Err(e) = self.timer.arm(self.grace) {
-            warn!("arming the grace timer: {e}");
-        }
+        self.term_due = true;
         exit
     }
 
@@ -272,15 +278,18 @@ impl Supervisor {
                     "processes still not reaped {} ms after SIGKILL: exiting anyway",
                     KILL_BOUND.as_millis()
                 );
-                self.finish(r);
+                // The (one-shot) timer just fired: nothing to disarm.
+                self.finish(r, false);
             }
             _ => {}
         }
     }
 
-    fn finish(&mut self, r: &mut Reactor) {
+    fn finish(&mut self, r: &mut Reactor, timer_armed: bool) {
+        if timer_armed {
+            let _ = self.timer.disarm();
+        }
         self.phase = Phase::Done;
-        let _ = self.timer.disarm();
         if let Some(tok) = self.timer_token.take() {
             r.remove_fd(&self.timer, tok);
         }
@@ -333,7 +342,7 @@ mod tests {
 
     #[test]
     fn finds_a_grandchild() {
-        let mut child = Command::new("sh")
+        let mut child = std::process::Command::new("sh")
             .args(["-c", "sleep 30 & echo $!; wait"])
             .stdout(std::process::Stdio::piped())
             .spawn()

@@ -13,9 +13,9 @@
 //!
 //! Integration contract used by `app.rs`:
 //! - [`Stdio::setup`] before the spawn (may block, bounded: connect + TLS handshake, 5 s);
-//! - the returned [`ChildStdio`] goes into the `Command`; drop the `Command` right after the spawn:
-//!   it holds dock's copies of the child's ends (pipe write ends, pty slave), and EOF on a pipe (EIO on
-//!   the master) only comes once every copy is closed;
+//! - the returned [`ChildStdio`] goes into `sys::spawn::spawn`, which closes dock's copies of the
+//!   child's ends (pipe write ends, pty slave) once the child has them: EOF on a pipe (EIO on the
+//!   master) only comes once every copy is closed;
 //! - [`Stdio::start`] right after the spawn (registers fds);
 //! - [`Stdio::on_event`] for every `Source::Stdio(i)` event; it may push [`Notice::PeerHangup`];
 //! - [`Stdio::on_winch`] when dock gets SIGWINCH (true: handled by resizing the pty);
@@ -32,7 +32,6 @@ pub mod relay;
 
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
-use std::process::Stdio as StdStdio;
 use std::time::{Duration, Instant};
 
 use thiserror::Error;
@@ -86,14 +85,14 @@ fn os_reason(e: &io::Error) -> String {
     }
 }
 
-/// What the child gets as fds 0, 1, 2, and whether it runs in a new session on a pty.
+/// What the child gets as fds 0, 1, 2 (`None`: dock's own), and whether it runs in a new session on a pty.
 pub struct ChildStdio {
     /// fd 0.
-    pub stdin: StdStdio,
+    pub stdin: Option<OwnedFd>,
     /// fd 1.
-    pub stdout: StdStdio,
+    pub stdout: Option<OwnedFd>,
     /// fd 2.
-    pub stderr: StdStdio,
+    pub stderr: Option<OwnedFd>,
     /// New session with stdin as controlling terminal (the pty case).
     pub session: bool,
 }
@@ -101,9 +100,9 @@ pub struct ChildStdio {
 impl ChildStdio {
     fn inherit() -> ChildStdio {
         ChildStdio {
-            stdin: StdStdio::inherit(),
-            stdout: StdStdio::inherit(),
-            stderr: StdStdio::inherit(),
+            stdin: None,
+            stdout: None,
+            stderr: None,
             session: false,
         }
     }
@@ -146,9 +145,9 @@ impl Stdio {
                 ];
                 let pumps = pumps.into_iter().collect::<io::Result<_>>();
                 let child = ChildStdio {
-                    stdin: StdStdio::inherit(),
-                    stdout: w1.into(),
-                    stderr: w2.into(),
+                    stdin: None,
+                    stdout: Some(w1),
+                    stderr: Some(w2),
                     session: false,
                 };
                 (Relay::Pumps(pumps.map_err(IoError::Setup)?), child)
@@ -163,9 +162,9 @@ impl Stdio {
                 let pump =
                     Pump::new("output", r, prefix, Sink::File(sink)).map_err(IoError::Setup)?;
                 let child = ChildStdio {
-                    stdin: StdStdio::inherit(),
-                    stdout: w.into(),
-                    stderr: w2.into(),
+                    stdin: None,
+                    stdout: Some(w),
+                    stderr: Some(w2),
                     session: false,
                 };
                 (Relay::Pumps(vec![pump]), child)
@@ -196,9 +195,9 @@ impl Stdio {
                 let (master, slave) = pty::open().map_err(IoError::Setup)?;
                 let dup = |fd: &OwnedFd| fd.try_clone().map_err(IoError::Setup);
                 let child = ChildStdio {
-                    stdin: dup(&slave)?.into(),
-                    stdout: dup(&slave)?.into(),
-                    stderr: slave.into(),
+                    stdin: Some(dup(&slave)?),
+                    stdout: Some(dup(&slave)?),
+                    stderr: Some(slave),
                     session: true,
                 };
                 let relay = pty::PtyRelay::new(master, peer, prefix);

@@ -333,14 +333,13 @@ mod tests {
         let mut r = Reactor::new().unwrap();
         relay.register(&mut r, 0).unwrap();
         // Its own session with the slave as controlling terminal, as dock spawns it.
-        let mut cmd = Command::new("sleep");
-        cmd.arg("60").stdin(Stdio::from(slave));
         let setup = crate::sys::spawn::ChildSetup {
             mask: crate::sys::spawn::current_mask().unwrap(),
             session: true,
         };
-        let mut child = crate::sys::spawn::spawn(&mut cmd, setup).unwrap();
-        drop(cmd);
+        let sleep = std::ffi::OsStr::new("sleep");
+        let fds = [Some(slave), None, None];
+        let child = crate::sys::spawn::spawn(sleep, &["60".into()], fds, setup).unwrap();
         drop(theirs);
         let mut scratch = vec![0u8; 4096];
         let mut notices = Vec::new();
@@ -350,7 +349,11 @@ mod tests {
         }
         assert_eq!(notices, [Notice::PeerHangup]);
         assert!(relay.drained());
-        use std::os::unix::process::ExitStatusExt;
-        assert_eq!(child.wait().unwrap().signal(), Some(libc::SIGHUP));
+        use nix::sys::wait::{waitpid, WaitStatus};
+        let pid = nix::unistd::Pid::from_raw(child.pid);
+        assert!(matches!(
+            waitpid(pid, None).unwrap(),
+            WaitStatus::Signaled(_, nix::sys::signal::Signal::SIGHUP, _)
+        ));
     }
 }

@@ -4,6 +4,7 @@
 //! Registers nothing; callers register the fds it returns.
 
 pub mod fs;
+pub mod mem;
 pub mod pidfd;
 pub mod pty;
 pub mod spawn;
@@ -30,6 +31,37 @@ pub fn kill(pid: i32, sig: i32) -> io::Result<()> {
     // SAFETY: kill(2) takes two integers and touches no memory of ours.
     cvt(unsafe { libc::kill(pid, sig) } as libc::c_long)?;
     Ok(())
+}
+
+/// How a reaped child ended, decoded from the raw wait status (wait(2) macros).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reaped {
+    /// `exit(code)`, code 0–255.
+    Exited(i32, i32),
+    /// Killed by signal `sig` (any 1–64: realtime ones included), and whether it dumped core.
+    Signaled(i32, i32, bool),
+}
+
+/// `waitpid(-1, &status, WNOHANG)`: reaps one exited child. `Ok(None)` when children exist but none
+/// has exited. Raw rather than nix's `waitpid`, whose status decoding knows only the signals of its
+/// `Signal` enum: a child killed by a realtime signal came back as EINVAL, already reaped, its
+/// status lost.
+///
+/// # Errors
+/// ECHILD when dock has no child at all; EINTR.
+pub fn wait_any() -> io::Result<Option<Reaped>> {
+    let mut status = 0;
+    // SAFETY: waitpid writes one int into `status`, a live local.
+    let pid = cvt(unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) } as libc::c_long)? as i32;
+    Ok(if pid == 0 {
+        None
+    } else if libc::WIFSIGNALED(status) {
+        let core = libc::WCOREDUMP(status);
+        Some(Reaped::Signaled(pid, libc::WTERMSIG(status), core))
+    } else {
+        // Without WUNTRACED/WCONTINUED only exits and deaths by signal are reported.
+        Some(Reaped::Exited(pid, libc::WEXITSTATUS(status)))
+    })
 }
 
 /// Size of the kernel's signal set (`_NSIG / 8` on Linux: 64 signals), as `rt_sigprocmask(2)` and

@@ -44,6 +44,13 @@ impl PidFd {
     }
 }
 
+impl From<OwnedFd> for PidFd {
+    /// Wraps a pidfd obtained otherwise (`clone(CLONE_PIDFD)`, see `sys::spawn`).
+    fn from(fd: OwnedFd) -> PidFd {
+        PidFd(fd)
+    }
+}
+
 impl AsFd for PidFd {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.0.as_fd()

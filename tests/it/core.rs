@@ -109,8 +109,10 @@ fn sigterm_right_after_start_is_not_lost() {
 fn orphans_are_reaped_while_the_main_child_runs() {
     for mode in MODES {
         // 50 orphans: each subshell exits at once, leaving its `true` to be re-parented to dock.
-        let script = "i=0; while [ $i -lt 50 ]; do (true &); i=$((i+1)); done; echo spawned; \
-                      trap 'exit 0' TERM; while :; do sleep 5 & wait $!; done";
+        // "spawned" comes after the trap, so the SIGTERM below cannot beat it.
+        let script =
+            "trap 'exit 0' TERM; i=0; while [ $i -lt 50 ]; do (true &); i=$((i+1)); done; \
+                      echo spawned; while :; do sleep 5 & wait $!; done";
         let d = sh(mode, &["-d"], script);
         d.expect_line("spawned");
         let dock_pid = d.dock_pid();
@@ -417,18 +419,58 @@ fn a_full_stderr_never_stalls_forwarding() {
 #[test]
 fn signals_libc_reserves_are_forwarded_too() {
     // glibc keeps 32 and 33 for itself and will not block them through sigprocmask: without the raw
-    // mask they would kill dock (or vanish, as PID 1) instead of reaching the child.
+    // mask they would kill dock (or vanish, as PID 1) instead of reaching the child. The child starts
+    // with their default action (terminate), so it dies of them and dock reports 128 + the signal: the
+    // status of a child killed by a signal nix cannot name is decoded too, not lost.
     for mode in MODES {
-        for sig in [32, 33] {
+        for sig in [32, 33, 40] {
             let d = sh(mode, &["-d"], "echo ready; sleep 60 & wait");
             d.expect_line("ready");
             d.signal(sig);
-            // dock lives on and forwards it (the child's libc handles it quietly)...
             d.wait_stderr(&format!("forwarded SIG{sig} to pid"));
-            // ...and still does its job.
-            d.signal(libc::SIGTERM);
             let f = d.finish();
-            assert_eq!(f.code, 143, "{mode:?} {sig}: {}", f.stderr);
+            assert_eq!(f.code, 128 + sig, "{mode:?} {sig}: {}", f.stderr);
+            assert!(
+                f.stderr.contains(&format!("killed by SIG{sig}")),
+                "{mode:?} {sig}: {}",
+                f.stderr
+            );
         }
+    }
+}
+
+#[test]
+fn a_main_child_that_leaves_nothing_behind_ends_dock_without_teardown() {
+    for mode in MODES {
+        let f = util::run(mode, &["-d", "--", "sh", "-c", "exit 3"]);
+        assert_eq!(f.code, 3, "{mode:?}: {}", f.stderr);
+        assert!(
+            f.stderr.contains("no process left"),
+            "{mode:?}: {}",
+            f.stderr
+        );
+        // Nothing was left to signal, so nothing was signalled or walked.
+        assert!(!f.stderr.contains("SIGTERM"), "{mode:?}: {}", f.stderr);
+        assert!(!f.stderr.contains("descendant"), "{mode:?}: {}", f.stderr);
+    }
+}
+
+#[test]
+fn startup_code_is_handed_back_once_the_child_runs() {
+    for mode in MODES {
+        let d = sh(mode, &["-d"], "echo ready; exec sleep 60");
+        d.expect_line("ready");
+        d.wait_stderr(" kB of startup code and read-only data");
+        let released: u64 = d
+            .stderr()
+            .split("released ")
+            .nth(1)
+            .and_then(|t| t.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        assert!(released > 0, "{mode:?}: {}", d.stderr());
+        // dock still does its job afterwards: the code it needs comes back.
+        d.signal(libc::SIGTERM);
+        assert_eq!(d.finish().code, 143, "{mode:?}");
     }
 }

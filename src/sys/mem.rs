@@ -1,0 +1,70 @@
+//! Handing back the pages of dock's own code once it is idle.
+//!
+//! Everything dock runs before its loop (argument parsing, validation, TLS setup, the spawn) is never
+//! run again, yet its pages stay mapped: the kernel maps file pages around each fault, 64 kB at a
+//! time (fault-around, mm/memory.c), so a static binary that no other process maps ends up counted
+//! almost whole in its private memory (USS). [`release_readonly_segments`] unmaps dock's read-only
+//! segments (code, read-only data) with `madvise(MADV_DONTNEED)`, as the kernel frees its `__init`
+//! sections after boot; whatever dock runs afterwards faults back from the page cache. The writable
+//! segment (data, bss, relocated pointers) is never touched: dropping it would lose its contents.
+
+/// Unmaps the read-only `PT_LOAD` segments of dock's own executable (`madvise(2)` `MADV_DONTNEED`,
+/// whole pages inside each segment). Returns the bytes released, 0 if none could be.
+pub fn release_readonly_segments() -> usize {
+    let mut released: usize = 0;
+    // SAFETY: dl_iterate_phdr calls `segments` with a valid `dl_phdr_info` for each loaded object,
+    // the main program first, and passes our `&mut usize` through `data`; it holds no lock we take.
+    unsafe {
+        libc::dl_iterate_phdr(
+            Some(segments),
+            &mut released as *mut usize as *mut libc::c_void,
+        );
+    }
+    released
+}
+
+/// The `dl_iterate_phdr` callback: releases the main program's read-only segments, then stops (1).
+unsafe extern "C" fn segments(
+    info: *mut libc::dl_phdr_info,
+    _size: libc::size_t,
+    data: *mut libc::c_void,
+) -> libc::c_int {
+    // SAFETY: `info` is valid for this call (dl_iterate_phdr(3)); its `dlpi_phdr` points at
+    // `dlpi_phnum` program headers of the main program, mapped for the process's lifetime.
+    let (info, released) = unsafe { (&*info, &mut *(data as *mut usize)) };
+    // SAFETY: as above: `dlpi_phnum` headers start at `dlpi_phdr`.
+    let phdrs = unsafe { std::slice::from_raw_parts(info.dlpi_phdr, info.dlpi_phnum as usize) };
+    let page = 4096usize;
+    for ph in phdrs {
+        if ph.p_type != libc::PT_LOAD || ph.p_flags & libc::PF_W != 0 {
+            continue;
+        }
+        let start = (info.dlpi_addr as usize + ph.p_vaddr as usize).next_multiple_of(page);
+        let end = (info.dlpi_addr as usize + (ph.p_vaddr + ph.p_filesz) as usize) / page * page;
+        if end <= start {
+            continue;
+        }
+        // SAFETY: [start, end) is whole pages of a read-only, file-backed mapping of our own
+        // executable: its contents are the file's, so MADV_DONTNEED only drops page-table entries
+        // and the next access maps the same bytes back from the page cache.
+        if unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED) }
+            == 0
+        {
+            *released += end - start;
+        }
+    }
+    1
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn code_still_runs_after_its_pages_are_released() {
+        let released = super::release_readonly_segments();
+        assert!(released > 0);
+        // The code and read-only data come back on demand.
+        let v: Vec<String> = (0..100).map(|i| format!("{i:04}")).collect();
+        assert_eq!(v[42], "0042");
+        assert!(super::release_readonly_segments() > 0);
+    }
+}
