@@ -137,7 +137,8 @@ fn provider() -> CryptoProvider {
     }
 }
 
-/// Signature algorithms for certificates and handshakes: ring's set as rustls' ring provider maps it.
+/// Signature algorithms for certificates and handshakes: rustls' ring provider's set and mapping,
+/// without Ed25519.
 static SIG_ALGS: WebPkiSupportedAlgorithms = {
     use webpki::ring as alg;
     WebPkiSupportedAlgorithms {
