@@ -1,6 +1,6 @@
 //! rustls client configuration shared by `--io tls://` and `https://` hooks: the embedded Mozilla roots
 //! (webpki-roots) plus `--ca-file` (PEM), or no verification at all with `--insecure`; and the one
-//! crypto provider both use, cut down from rustls' ring provider to what a TLS 1.3 client needs.
+//! crypto provider both use, cut down from rustls' ring provider to what a TLS client needs.
 //!
 //! Registers nothing. Built only when a TLS URL is given, so a plain dock never pays for it.
 
@@ -40,9 +40,9 @@ pub enum TlsError {
 }
 
 /// What dock's TLS client offers, for messages about a server that accepts none of it.
-pub const OFFER: &str = "TLS 1.3 only, AES-GCM, P-256 or P-384 key exchange";
+pub const OFFER: &str = "TLS 1.2 or 1.3, AES-GCM, P-256 or P-384 key exchange";
 
-/// Builds the client configuration: TLS 1.3 only, with dock's cut-down ring provider (see [`OFFER`]),
+/// Builds the client configuration: TLS 1.3 or 1.2, with dock's cut-down ring provider (see [`OFFER`]),
 /// roots = webpki-roots + `ca_file`, or verification disabled when `insecure` (a warning is printed
 /// once, by the caller).
 ///
@@ -54,7 +54,7 @@ pub fn client_config(
 ) -> Result<Arc<ClientConfig>, TlsError> {
     let provider = Arc::new(provider());
     let builder = ClientConfig::builder_with_provider(provider.clone())
-        .with_protocol_versions(&[&rustls::version::TLS13])?;
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?;
     let config = if insecure {
         builder
             .dangerous()
@@ -118,17 +118,22 @@ pub fn describe_io(e: &io::Error) -> String {
     }
 }
 
-/// dock's rustls provider, made of rustls' ring pieces: the TLS 1.3 AES-GCM suites (RFC 8446 §9.1
-/// makes TLS_AES_128_GCM_SHA256 mandatory), key exchange on secp256r1 (mandatory there too) and
+/// dock's rustls provider, made of rustls' ring pieces: the AES-GCM suites of TLS 1.3 (RFC 8446 §9.1
+/// makes TLS_AES_128_GCM_SHA256 mandatory) and TLS 1.2 (ECDHE with ECDSA or RSA), key exchange on
+/// secp256r1 (mandatory in RFC 8446 §9.1 too, and what every TLS 1.2 ECDHE server has) and
 /// secp384r1, and every signature WebPKI servers use except Ed25519 (no public CA issues it). Left
 /// out, for the static binary's size budget (bytes measured in README, Shipping): ChaCha20-Poly1305
 /// (53 kB of ring asm), X25519 (37 kB; only a SHOULD in RFC 8446), ring's signing keys (33 kB; dock
-/// presents no client certificate), TLS 1.2 (33 kB).
+/// presents no client certificate).
 fn provider() -> CryptoProvider {
     CryptoProvider {
         cipher_suites: vec![
             cipher_suite::TLS13_AES_256_GCM_SHA384,
             cipher_suite::TLS13_AES_128_GCM_SHA256,
+            cipher_suite::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+            cipher_suite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+            cipher_suite::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+            cipher_suite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
         ],
         kx_groups: vec![kx_group::SECP256R1, kx_group::SECP384R1],
         signature_verification_algorithms: SIG_ALGS,
@@ -291,7 +296,7 @@ mod tests {
     }
 
     #[test]
-    fn provider_offers_tls13_aes_gcm_on_nist_curves() {
+    fn provider_offers_aes_gcm_on_nist_curves() {
         use rustls::{CipherSuite, NamedGroup};
         let p = provider();
         let suites: Vec<_> = p.cipher_suites.iter().map(|s| s.suite()).collect();
@@ -299,7 +304,11 @@ mod tests {
             suites,
             [
                 CipherSuite::TLS13_AES_256_GCM_SHA384,
-                CipherSuite::TLS13_AES_128_GCM_SHA256
+                CipherSuite::TLS13_AES_128_GCM_SHA256,
+                CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+                CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+                CipherSuite::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+                CipherSuite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
             ]
         );
         let groups: Vec<_> = p.kx_groups.iter().map(|g| g.name()).collect();

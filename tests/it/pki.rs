@@ -15,8 +15,10 @@ pub struct TestPki {
     pub ca: String,
     /// A server configuration presenting the leaf certificate.
     pub server: Arc<rustls::ServerConfig>,
-    /// The same, speaking TLS 1.2 only (dock offers TLS 1.3 only: refused).
+    /// The same, speaking TLS 1.2 only (dock speaks it too).
     pub server_tls12: Arc<rustls::ServerConfig>,
+    /// The same, with X25519 as its only key exchange (dock does not offer it: refused).
+    pub server_x25519: Arc<rustls::ServerConfig>,
 }
 
 fn openssl(args: &[&str]) {
@@ -102,20 +104,23 @@ pub fn make(dir: &TempDir) -> TestPki {
         .collect::<Result<_, _>>()
         .unwrap();
     let key = PrivateKeyDer::from_pem_file(&key).unwrap();
-    let server = |versions: &[&'static rustls::SupportedProtocolVersion]| {
-        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_protocol_versions(versions)
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(chain.clone(), key.clone_key())
-        .unwrap();
+    let server = |versions: &[&'static rustls::SupportedProtocolVersion], x25519_only: bool| {
+        let mut provider = rustls::crypto::ring::default_provider();
+        if x25519_only {
+            provider.kx_groups = vec![rustls::crypto::ring::kx_group::X25519];
+        }
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(provider))
+            .with_protocol_versions(versions)
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(chain.clone(), key.clone_key())
+            .unwrap();
         Arc::new(config)
     };
     TestPki {
         ca,
-        server: server(rustls::DEFAULT_VERSIONS),
-        server_tls12: server(&[&rustls::version::TLS12]),
+        server: server(rustls::DEFAULT_VERSIONS, false),
+        server_tls12: server(&[&rustls::version::TLS12], false),
+        server_x25519: server(rustls::DEFAULT_VERSIONS, true),
     }
 }
