@@ -45,13 +45,15 @@ pub fn blocked_bits() -> u64 {
     bits
 }
 
-/// Blocks every signal but [`FAULT_SIGNALS`] and returns the previous mask (for the child).
+/// Blocks every signal but [`FAULT_SIGNALS`] and returns the previous mask (for the child); makes
+/// sure SIGCHLD is not ignored (see [`crate::sys::default_sigchld`]).
 ///
 /// # Errors
-/// `rt_sigprocmask` failing (it does not, for a valid `how`).
+/// `rt_sigprocmask` or `rt_sigaction` failing (they do not, for valid arguments).
 pub fn block_all() -> io::Result<OrigMask> {
     let old = crate::sys::spawn::current_mask()?;
     crate::sys::block_signals(blocked_bits())?;
+    crate::sys::default_sigchld()?;
     Ok(old)
 }
 

@@ -64,6 +64,44 @@ pub fn wait_any() -> io::Result<Option<Reaped>> {
     })
 }
 
+/// The kernel's `struct sigaction` for x86_64 (arch/x86/include/uapi/asm/signal.h): what the raw
+/// `rt_sigaction` syscall takes, so that every signal can be reset, those libc reserves (32–34)
+/// included.
+#[repr(C)]
+pub(crate) struct KernelSigaction {
+    pub(crate) handler: usize,
+    pub(crate) flags: u64,
+    pub(crate) restorer: usize,
+    pub(crate) mask: u64,
+}
+
+/// Sets dock's own SIGCHLD disposition to the default (no handler, no `SA_NOCLDWAIT`). An ignored
+/// SIGCHLD survives exec (execve(2)), and with it the kernel reaps dock's children by itself
+/// (waitpid(2), NOTES): their exit status, the main child's included, would be lost.
+///
+/// # Errors
+/// None in practice (EINVAL only for a bad signal number).
+pub fn default_sigchld() -> io::Result<()> {
+    let dfl = KernelSigaction {
+        handler: libc::SIG_DFL,
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
+    // SAFETY: the kernel reads one `struct sigaction` (x86_64 layout, `KernelSigaction`) from `&dfl`,
+    // a live local, and writes nothing (oldact is NULL).
+    cvt(unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigaction,
+            libc::SIGCHLD,
+            &dfl as *const KernelSigaction,
+            std::ptr::null_mut::<KernelSigaction>(),
+            KERNEL_SIGSET_SIZE,
+        )
+    })?;
+    Ok(())
+}
+
 /// Size of the kernel's signal set (`_NSIG / 8` on Linux: 64 signals), as `rt_sigprocmask(2)` and
 /// `signalfd4` want it. libc's `sigset_t` is 128 bytes, of which the kernel reads only these 8.
 const KERNEL_SIGSET_SIZE: usize = 8;

@@ -19,6 +19,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::sync::atomic::{AtomicI32, Ordering};
 
 use super::pidfd::PidFd;
+use super::KernelSigaction;
 
 /// What the child needs between clone and exec.
 #[derive(Clone, Copy)]
@@ -129,17 +130,6 @@ pub fn spawn(
             Err(io::Error::from_raw_os_error(err))
         }
     }
-}
-
-/// The kernel's `struct sigaction` for x86_64 (arch/x86/include/uapi/asm/signal.h): what the raw
-/// `rt_sigaction` syscall takes, so that every signal can be reset, those libc reserves (32–34)
-/// included.
-#[repr(C)]
-struct KernelSigaction {
-    handler: usize,
-    flags: u64,
-    restorer: usize,
-    mask: u64,
 }
 
 /// The child, between clone and exec: raw syscalls only, on memory prepared by [`spawn`].

@@ -474,3 +474,18 @@ fn startup_code_is_handed_back_once_the_child_runs() {
         assert_eq!(d.finish().code, 143, "{mode:?}");
     }
 }
+
+#[test]
+fn an_ignored_sigchld_inherited_from_the_parent_loses_no_exit_status() {
+    // With SIGCHLD ignored (kept across exec), the kernel would reap dock's children itself and their
+    // status would be lost: dock would wait forever for a child already gone.
+    let mut cmd = std::process::Command::new("perl");
+    cmd.args([
+        "-e",
+        "$SIG{CHLD} = 'IGNORE'; exec @ARGV or die",
+        util::bin(),
+    ])
+    .args(["sh", "-c", "sleep 0.1 & exit 3"]);
+    let f = Running::from_command(Mode::Subreaper, cmd).finish();
+    assert_eq!(f.code, 3, "{}", f.stderr);
+}
