@@ -126,8 +126,25 @@ pub fn run(config: Config, mask: OrigMask) -> Result<ChildExit, Error> {
     let mut exit_deadline_armed = false;
     let mut exit_deadline_passed = false;
     let mut ready = Vec::with_capacity(crate::reactor::EVENTS_CAPACITY);
+    // Without a relay, rotation, readiness or hook, only a signal can need dock while the main child
+    // runs: its exit raises SIGCHLD too, and the teardown and exit timers are not armed yet. dock
+    // then sleeps in rt_sigtimedwait, so a forwarded signal costs one system call less.
+    let mut signals_only =
+        stdio.is_inherited() && rotator.is_none() && ports.is_none() && hook.is_none();
     loop {
-        if let Err(e) = r.poll_into(None, &mut ready) {
+        if signals_only && sup.phase() == Phase::Running {
+            ready.clear();
+            match signals.wait() {
+                Ok(Some(sig)) => {
+                    on_signal(sig, &mut sup, &mut stdio, &mut r, &mut hook, &mut ports)
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    log_err("waiting for a signal (using the poll loop instead)", e);
+                    signals_only = false;
+                }
+            }
+        } else if let Err(e) = r.poll_into(None, &mut ready) {
             // epoll_wait only fails like this on a bug; keep the container alive, but do not spin.
             warn!("epoll_wait: {e}");
             std::thread::yield_now();

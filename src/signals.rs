@@ -70,6 +70,21 @@ impl Signals {
         Ok(Signals(crate::sys::signalfd(blocked_bits())?))
     }
 
+    /// Sleeps until a signal is pending and takes it (`rt_sigtimedwait(2)`), for when only a signal
+    /// can need dock: one system call per forwarded signal instead of `epoll_wait` plus `read`, as
+    /// tini and dumb-init wait. The kernel dequeues in the same order as from the signalfd. `None`:
+    /// interrupted (EINTR, a stop/continue of dock itself), or dock's own SIGPIPE (see `keep`).
+    ///
+    /// # Errors
+    /// Any other `rt_sigtimedwait` failure; the caller then uses the poll loop.
+    pub fn wait(&mut self) -> io::Result<Option<i32>> {
+        match crate::sys::wait_signal(blocked_bits()) {
+            Ok((sig, pid)) => Ok(keep_signal(sig, pid)),
+            Err(e) if e.raw_os_error() == Some(libc::EINTR) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Reads every pending signal, in the order the kernel dequeues them: standard signals pending at
     /// once come lowest number first and coalesce (signal(7)).
     ///
@@ -120,8 +135,11 @@ fn keep(rec: &[u8]) -> Option<i32> {
         b.copy_from_slice(rec.get(at..at + 4)?);
         Some(u32::from_ne_bytes(b))
     };
-    let signo = field(0)? as i32;
-    let pid = field(12)?;
+    keep_signal(field(0)? as i32, field(12)?)
+}
+
+/// [`keep`] on a signal number and its sender's pid.
+fn keep_signal(signo: i32, pid: u32) -> Option<i32> {
     if signo == libc::SIGPIPE && pid == std::process::id() {
         return None;
     }

@@ -250,6 +250,11 @@ impl Stdio {
         }
     }
 
+    /// Whether the child simply has dock's stdio: no relay, no fd registered.
+    pub fn is_inherited(&self) -> bool {
+        matches!(self.relay, Relay::Inherit)
+    }
+
     /// All child output has been read to EOF and written to its sink (or the sink is gone).
     pub fn drained(&self) -> bool {
         match &self.relay {

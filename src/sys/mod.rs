@@ -146,3 +146,27 @@ pub fn signalfd(bits: u64) -> io::Result<std::os::fd::OwnedFd> {
     // SAFETY: the kernel just returned this fd to us; nobody else owns it.
     Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }
+
+/// Sleeps until one of the (blocked) signals of `bits` is pending and takes it: the raw
+/// `rt_sigtimedwait(2)` with no timeout, reserved signals included (see [`block_signals`]). Returns
+/// the signal number and the sender's pid (`si_pid`, offset 16 of the x86_64 `siginfo_t`: kill(2),
+/// the kernel's own SIGPIPE and SIGCHLD all fill it in).
+///
+/// # Errors
+/// EINTR when a stop/continue of dock itself interrupts the wait.
+pub fn wait_signal(bits: u64) -> io::Result<(i32, u32)> {
+    let mut info = [0u8; 128];
+    // SAFETY: the kernel reads 8 bytes of mask from `&bits` and writes one 128-byte siginfo_t into
+    // `info`, both live locals; the NULL timeout means "wait without limit".
+    let sig = cvt(unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigtimedwait,
+            &bits as *const u64,
+            info.as_mut_ptr(),
+            std::ptr::null::<libc::timespec>(),
+            KERNEL_SIGSET_SIZE,
+        )
+    })?;
+    let pid = u32::from_ne_bytes([info[16], info[17], info[18], info[19]]);
+    Ok((sig as i32, pid))
+}

@@ -54,17 +54,22 @@ fn exec_failures_are_127_and_126() {
     }
 }
 
-/// Waits until dock has blocked its signals (SigBlk in /proc), so a signal sent now is queued.
+/// Waits until dock has blocked its signals (SigBlk in /proc, or waiting in rt_sigtimedwait), so a
+/// signal sent now is queued.
 fn wait_signals_blocked(d: &Running) {
     let pid = d.dock_pid();
     util::wait_until("dock blocking its signals", || {
         // Before its exec, the pid is still unshare's forked child: a signal sent to it then is
         // unshare's business (and dropped by an init without a handler), not dock's.
+        // Blocked shows in SigBlk, except while dock sleeps in rt_sigtimedwait (x86_64 syscall 128),
+        // which unblocks the signals it waits for as long as it waits (they are then taken by it).
         let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let syscall = std::fs::read_to_string(format!("/proc/{pid}/syscall")).unwrap_or_default();
         comm.trim_end() == "dock"
-            && dock::signals::parse_status_masks(&status)
-                .is_some_and(|(blk, _)| blk & (1 << (libc::SIGTERM - 1)) != 0)
+            && (syscall.starts_with("128 ")
+                || dock::signals::parse_status_masks(&status)
+                    .is_some_and(|(blk, _)| blk & (1 << (libc::SIGTERM - 1)) != 0))
     });
 }
 
