@@ -484,45 +484,60 @@ fn startup(inits: &[Init], pid1: bool) -> (Column, f64) {
 /// the same round trip with the signal sent straight to the child. (median µs, p99 µs) each, and the
 /// floor's (median, p99).
 fn signals(inits: &[Init]) -> (Column, Column, (f64, f64)) {
-    let round_trips = |pid: i32, out: &mut dyn Read| {
-        let mut v = Vec::with_capacity(params().signal_rounds);
+    let round_trip = |pid: i32, out: &mut dyn Read| {
         let mut b = [0u8; 1];
-        for n in 0..SIGNAL_WARMUP + params().signal_rounds {
-            let t0 = Instant::now();
-            kill(Pid::from_raw(pid), Signal::SIGUSR1).unwrap();
-            out.read_exact(&mut b).expect("the sigwait child died");
-            if n >= SIGNAL_WARMUP {
-                v.push(t0.elapsed().as_secs_f64() * 1e6);
-            }
-        }
-        v
+        let t0 = Instant::now();
+        kill(Pid::from_raw(pid), Signal::SIGUSR1).unwrap();
+        out.read_exact(&mut b).expect("the sigwait child died");
+        t0.elapsed().as_secs_f64() * 1e6
     };
     let mut direct = Command::new(std::env::current_exe().unwrap())
         .args(["--role", "sigwait"])
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut out = direct.stdout.take().unwrap();
+    let mut direct_out = direct.stdout.take().unwrap();
     let mut b = [0u8; 1];
-    out.read_exact(&mut b).unwrap();
-    let mut f = round_trips(direct.id() as i32, &mut out);
+    direct_out.read_exact(&mut b).unwrap();
+    // Every init at once, the rounds interleaved (direct, then each init in turn), so that a change
+    // in the machine's state during the run weighs on all alike.
+    let mut running: Vec<Option<Pid1>> = inits
+        .iter()
+        .map(|i| present(i).then(|| Pid1::start(i, &["sigwait"], Stdio::null())))
+        .collect();
+    for p in running.iter_mut().flatten() {
+        p.out.read_exact(&mut b).unwrap();
+    }
+    let mut f = Vec::with_capacity(params().signal_rounds);
+    let mut each: Vec<Vec<f64>> = vec![Vec::with_capacity(params().signal_rounds); inits.len()];
+    for n in 0..SIGNAL_WARMUP + params().signal_rounds {
+        let t = round_trip(direct.id() as i32, &mut direct_out);
+        if n >= SIGNAL_WARMUP {
+            f.push(t);
+        }
+        for (i, p) in running.iter_mut().enumerate() {
+            if let Some(p) = p {
+                let t = round_trip(p.pid, &mut p.out);
+                if n >= SIGNAL_WARMUP {
+                    each[i].push(t);
+                }
+            }
+        }
+    }
     let _ = direct.kill();
     let _ = direct.wait();
+    drop(running);
     let floor = (percentile(&mut f, 50.0), percentile(&mut f, 99.0));
     let mut med = Vec::new();
     let mut p99 = Vec::new();
-    for init in inits {
-        if !present(init) {
+    for v in &mut each {
+        if v.is_empty() {
             med.push(None);
             p99.push(None);
-            continue;
+        } else {
+            med.push(Some(percentile(v, 50.0) - floor.0));
+            p99.push(Some(percentile(v, 99.0) - floor.0));
         }
-        let mut p = Pid1::start(init, &["sigwait"], Stdio::null());
-        p.out.read_exact(&mut b).unwrap();
-        let pid = p.pid;
-        let mut v = round_trips(pid, &mut p.out);
-        med.push(Some(percentile(&mut v, 50.0) - floor.0));
-        p99.push(Some(percentile(&mut v, 99.0) - floor.0));
     }
     (med, p99, floor)
 }

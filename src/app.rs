@@ -131,12 +131,20 @@ pub fn run(config: Config, mask: OrigMask) -> Result<ChildExit, Error> {
     // then sleeps in rt_sigtimedwait, so a forwarded signal costs one system call less.
     let mut signals_only =
         stdio.is_inherited() && rotator.is_none() && ports.is_none() && hook.is_none();
+    // An exit storm (many orphans dying at once): after a pass that reaped STORM_REAPED or more,
+    // SIGCHLD waits until `storm` (STORM_GATHER) so the next pass finds a batch. Every waitpid scans
+    // all of dock's children (kernel/exit.c do_wait), so reacting to each exit alone costs a scan of
+    // thousands per zombie. Other signals are forwarded meanwhile; `reap_due`: a SIGCHLD was held.
+    let mut storm: Option<Instant> = None;
+    let mut reap_due = false;
     loop {
+        let gather = storm.map(|end| end.saturating_duration_since(Instant::now()));
         if signals_only && sup.phase() == Phase::Running {
             ready.clear();
-            match signals.wait() {
+            match signals.wait(gather) {
                 Ok(Some(sig)) => {
-                    on_signal(sig, &mut sup, &mut stdio, &mut r, &mut hook, &mut ports)
+                    let n = on_signal(sig, &mut sup, &mut stdio, &mut r, &mut hook, &mut ports);
+                    storm = storm.or(after_storm(n));
                 }
                 Ok(None) => {}
                 Err(e) => {
@@ -144,7 +152,7 @@ pub fn run(config: Config, mask: OrigMask) -> Result<ChildExit, Error> {
                     signals_only = false;
                 }
             }
-        } else if let Err(e) = r.poll_into(None, &mut ready) {
+        } else if let Err(e) = r.poll_into(gather, &mut ready) {
             // epoll_wait only fails like this on a bug; keep the container alive, but do not spin.
             warn!("epoll_wait: {e}");
             std::thread::yield_now();
@@ -157,10 +165,18 @@ pub fn run(config: Config, mask: OrigMask) -> Result<ChildExit, Error> {
             match source {
                 Source::Signals => {
                     for sig in signals.drain() {
-                        on_signal(sig, &mut sup, &mut stdio, &mut r, &mut hook, &mut ports);
+                        if sig == libc::SIGCHLD && storm.is_some() {
+                            reap_due = true;
+                            continue;
+                        }
+                        let n = on_signal(sig, &mut sup, &mut stdio, &mut r, &mut hook, &mut ports);
+                        storm = storm.or(after_storm(n));
                     }
                 }
-                Source::MainPidfd => reap(&mut sup, &mut r, &mut hook, &mut ports),
+                Source::MainPidfd => {
+                    let n = reap(&mut sup, &mut r, &mut hook, &mut ports);
+                    storm = storm.or(after_storm(n));
+                }
                 Source::TeardownTimer => sup.on_timer(&mut r),
                 Source::ExitTimer => {
                     if exit_timer.drain() {
@@ -188,6 +204,13 @@ pub fn run(config: Config, mask: OrigMask) -> Result<ChildExit, Error> {
                         h.on_event(&mut r, source, ev);
                     }
                 }
+            }
+        }
+        if storm.is_some_and(|end| Instant::now() >= end) {
+            storm = None;
+            if std::mem::take(&mut reap_due) {
+                let n = reap(&mut sup, &mut r, &mut hook, &mut ports);
+                storm = after_storm(n);
             }
         }
         r.flush_removals();
@@ -239,12 +262,23 @@ pub fn run(config: Config, mask: OrigMask) -> Result<ChildExit, Error> {
     Ok(exit)
 }
 
+/// Processes reaped in one pass from which dock treats the exits as a storm (see the loop).
+const STORM_REAPED: usize = 16;
+/// How long SIGCHLD waits during an exit storm, so zombies gather for one pass (ms).
+const STORM_GATHER: Duration = Duration::from_millis(2);
+
+/// When a pass reaped `n`: the end of the next gathering window if that was a storm.
+fn after_storm(n: usize) -> Option<Instant> {
+    (n >= STORM_REAPED).then(|| Instant::now() + STORM_GATHER)
+}
+
+/// One reaping pass; returns how many processes it reaped.
 fn reap(
     sup: &mut Supervisor,
     r: &mut Reactor,
     hook: &mut Option<Hook>,
     ports: &mut Option<Readiness>,
-) {
+) -> usize {
     let reaped = sup.reap(r);
     if let Some(exit) = reaped.main_exit {
         if let Some(p) = ports {
@@ -254,8 +288,10 @@ fn reap(
             h.send(r, Status::Crashed(exit), Some(sup.pid()));
         }
     }
+    reaped.count
 }
 
+/// Handles one signal; returns how many processes it reaped (SIGCHLD), else 0.
 fn on_signal(
     sig: i32,
     sup: &mut Supervisor,
@@ -263,14 +299,15 @@ fn on_signal(
     r: &mut Reactor,
     hook: &mut Option<Hook>,
     ports: &mut Option<Readiness>,
-) {
+) -> usize {
     match sig {
         // SIGCHLD is ours: it means "reap", never forwarded (tini, catatonit).
-        libc::SIGCHLD => reap(sup, r, hook, ports),
+        libc::SIGCHLD => return reap(sup, r, hook, ports),
         libc::SIGWINCH if stdio.on_winch() => debug!("SIGWINCH: resized the child's pty"),
         _ => {
             debug!("received {}", signal_name(sig));
             sup.forward(sig);
         }
     }
+    0
 }

@@ -8,6 +8,7 @@
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, RawFd};
+use std::time::Duration;
 
 use nix::errno::Errno;
 use std::os::fd::OwnedFd;
@@ -77,10 +78,17 @@ impl Signals {
     ///
     /// # Errors
     /// Any other `rt_sigtimedwait` failure; the caller then uses the poll loop.
-    pub fn wait(&mut self) -> io::Result<Option<i32>> {
-        match crate::sys::wait_signal(blocked_bits()) {
+    ///
+    /// `but_sigchld`: leave SIGCHLD pending (it waits for the next call without it) and return `None`
+    /// after `timeout`: how dock lets an exit storm's zombies gather (see `app`).
+    pub fn wait(&mut self, but_sigchld: Option<Duration>) -> io::Result<Option<i32>> {
+        let (bits, timeout) = match but_sigchld {
+            Some(t) => (blocked_bits() & !(1 << (libc::SIGCHLD - 1)), Some(t)),
+            None => (blocked_bits(), None),
+        };
+        match crate::sys::wait_signal(bits, timeout) {
             Ok((sig, pid)) => Ok(keep_signal(sig, pid)),
-            Err(e) if e.raw_os_error() == Some(libc::EINTR) => Ok(None),
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EINTR | libc::EAGAIN)) => Ok(None),
             Err(e) => Err(e),
         }
     }

@@ -49,6 +49,8 @@ pub enum Phase {
 pub struct Reaped {
     /// The main child exited during this pass.
     pub main_exit: Option<ChildExit>,
+    /// Processes reaped in this pass.
+    pub count: usize,
 }
 
 /// The main child and teardown.
@@ -208,12 +210,14 @@ impl Supervisor {
                     break;
                 }
                 Ok(Some(sys::Reaped::Exited(pid, code))) => {
+                    out.count += 1;
                     debug!("reaped pid {pid}: exit code {code}");
                     if pid == self.pid {
                         out.main_exit = Some(self.main_exited(r, ChildExit::exited(code)));
                     }
                 }
                 Ok(Some(sys::Reaped::Signaled(pid, sig, core))) => {
+                    out.count += 1;
                     let core = if core { " (core dumped)" } else { "" };
                     debug!("reaped pid {pid}: killed by {}{core}", signal_name(sig));
                     if pid == self.pid {

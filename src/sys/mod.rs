@@ -148,22 +148,29 @@ pub fn signalfd(bits: u64) -> io::Result<std::os::fd::OwnedFd> {
 }
 
 /// Sleeps until one of the (blocked) signals of `bits` is pending and takes it: the raw
-/// `rt_sigtimedwait(2)` with no timeout, reserved signals included (see [`block_signals`]). Returns
+/// `rt_sigtimedwait(2)`, for at most `timeout` (`None`: no limit), reserved signals included (see [`block_signals`]). Returns
 /// the signal number and the sender's pid (`si_pid`, offset 16 of the x86_64 `siginfo_t`: kill(2),
 /// the kernel's own SIGPIPE and SIGCHLD all fill it in).
 ///
 /// # Errors
-/// EINTR when a stop/continue of dock itself interrupts the wait.
-pub fn wait_signal(bits: u64) -> io::Result<(i32, u32)> {
+/// EAGAIN when `timeout` passed; EINTR when a stop/continue of dock itself interrupts the wait.
+pub fn wait_signal(bits: u64, timeout: Option<std::time::Duration>) -> io::Result<(i32, u32)> {
     let mut info = [0u8; 128];
-    // SAFETY: the kernel reads 8 bytes of mask from `&bits` and writes one 128-byte siginfo_t into
-    // `info`, both live locals; the NULL timeout means "wait without limit".
+    let ts = timeout.map(|t| libc::timespec {
+        tv_sec: t.as_secs() as libc::time_t,
+        tv_nsec: t.subsec_nanos() as libc::c_long,
+    });
+    let ts_ptr = ts
+        .as_ref()
+        .map_or(std::ptr::null(), |t| t as *const libc::timespec);
+    // SAFETY: the kernel reads 8 bytes of mask from `&bits` and at most one timespec from `ts_ptr`
+    // (NULL: no limit), and writes one 128-byte siginfo_t into `info`; all are live locals.
     let sig = cvt(unsafe {
         libc::syscall(
             libc::SYS_rt_sigtimedwait,
             &bits as *const u64,
             info.as_mut_ptr(),
-            std::ptr::null::<libc::timespec>(),
+            ts_ptr,
             KERNEL_SIGSET_SIZE,
         )
     })?;

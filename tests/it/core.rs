@@ -494,3 +494,24 @@ fn an_ignored_sigchld_inherited_from_the_parent_loses_no_exit_status() {
     let f = Running::from_command(Mode::Subreaper, cmd).finish();
     assert_eq!(f.code, 3, "{}", f.stderr);
 }
+
+#[test]
+fn an_exit_storm_of_orphans_is_reaped_whole() {
+    // 300 orphans blocked on one FIFO are released at once: passes of 16 or more make dock let
+    // SIGCHLD gather for 2 ms; every one is still reaped, and the main child's status passes through.
+    for mode in MODES {
+        let dir = util::TempDir::new("storm");
+        let gate = dir.path("gate");
+        let script = format!(
+            "mkfifo {gate}; i=0; while [ $i -lt 300 ]; do (cat {gate} >/dev/null &); i=$((i+1)); done; \
+             exec 3>{gate}; exec 3>&-; echo released; exit 5"
+        );
+        let d = sh(mode, &["-d"], &script);
+        d.expect_line("released");
+        let f = d.finish();
+        assert_eq!(f.code, 5, "{mode:?}: {}", f.stderr);
+        // The 300 orphaned cats and the main child, each exactly once (the subshells and mkfifo are
+        // the shell's to reap).
+        assert_eq!(f.stderr.matches("reaped pid ").count(), 301, "{mode:?}");
+    }
+}
