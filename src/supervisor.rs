@@ -95,9 +95,19 @@ impl Supervisor {
             session: stdio.session,
         };
         let fds = [stdio.stdin, stdio.stdout, stdio.stderr];
-        let child = spawn::spawn(prog, args, fds, setup).map_err(|source| Error::Exec {
-            command: prog.clone(),
-            source,
+        let child = spawn::spawn(prog, args, fds, setup).map_err(|source| {
+            if spawn::is_clone_failure(&source) {
+                // No child at all: a resource limit, not the command's fault (exit 2, not 126).
+                Error::Sys {
+                    what: "starting the child (clone)",
+                    source,
+                }
+            } else {
+                Error::Exec {
+                    command: prog.clone(),
+                    source,
+                }
+            }
         })?;
         let (pid, pidfd) = (child.pid, child.pidfd);
         debug!("started pid {pid}: {}", command_line(command));
@@ -303,11 +313,16 @@ impl Supervisor {
     /// but ourselves, kill(2)); otherwise every descendant found through /proc (a child subreaper
     /// keeps orphans under it). A process vanishing mid-walk is skipped, never an error.
     fn signal_rest(&self, sig: Signal) {
+        // A stopped process cannot act on its SIGTERM: SIGCONT follows it, as systemd does.
+        let wake = (sig == Signal::SIGTERM).then_some(Signal::SIGCONT);
         if self.pid1 {
             match kill(Pid::from_raw(-1), sig) {
                 Ok(()) => debug!("sent {} to every process", sig.as_str()),
                 Err(Errno::ESRCH) => debug!("no process left to send {}", sig.as_str()),
                 Err(e) => warn!("kill(-1, {}): {e}", sig.as_str()),
+            }
+            if let Some(cont) = wake {
+                let _ = kill(Pid::from_raw(-1), cont);
             }
             return;
         }
@@ -316,6 +331,9 @@ impl Supervisor {
             match kill(Pid::from_raw(*pid), sig) {
                 Ok(()) | Err(Errno::ESRCH) => {}
                 Err(e) => warn!("kill({pid}, {}): {e}", sig.as_str()),
+            }
+            if let Some(cont) = wake {
+                let _ = kill(Pid::from_raw(*pid), cont);
             }
         }
         debug!("sent {} to {} descendant(s)", sig.as_str(), pids.len());

@@ -157,7 +157,7 @@ pub fn signalfd(bits: u64) -> io::Result<std::os::fd::OwnedFd> {
 pub fn wait_signal(bits: u64, timeout: Option<std::time::Duration>) -> io::Result<(i32, u32)> {
     let mut info = [0u8; 128];
     let ts = timeout.map(|t| libc::timespec {
-        tv_sec: t.as_secs() as libc::time_t,
+        tv_sec: t.as_secs().try_into().unwrap_or(i64::MAX as _),
         tv_nsec: t.subsec_nanos() as libc::c_long,
     });
     let ts_ptr = ts

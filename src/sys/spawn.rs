@@ -21,6 +21,26 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use super::pidfd::PidFd;
 use super::KernelSigaction;
 
+/// The error [`spawn`] returns when no child could be made at all (clone(2) failed: EAGAIN at
+/// RLIMIT_NPROC, ENOMEM...), as opposed to a child whose exec failed. Inside the `io::Error`;
+/// [`is_clone_failure`] tells.
+#[derive(Debug)]
+pub struct CloneFailed(pub io::Error);
+
+impl std::fmt::Display for CloneFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl std::error::Error for CloneFailed {}
+
+/// Whether `e` (from [`spawn`]) means no child was made, rather than that the command could not be
+/// executed.
+pub fn is_clone_failure(e: &io::Error) -> bool {
+    e.get_ref().is_some_and(|i| i.is::<CloneFailed>())
+}
+
 /// What the child needs between clone and exec.
 #[derive(Clone, Copy)]
 pub struct ChildSetup {
@@ -40,6 +60,10 @@ pub struct Spawned {
     pub pidfd: PidFd,
 }
 
+/// The shell that runs a file the kernel cannot execute (a script without `#!`), as execvp(3) does in
+/// glibc (musl's does not): POSIX `execvp` ("the file shall be executed as a shell script").
+const SH: &std::ffi::CStr = c"/bin/sh";
+
 /// Bytes of stack for the child, besides room for a copy of argv (glibc's `execvp` builds a new argv
 /// on the stack to retry a script without `#!` through /bin/sh). musl's `execvp` needs about
 /// PATH_MAX + NAME_MAX (4.4 kB) for the path it tries.
@@ -52,6 +76,9 @@ struct Args<'a> {
     /// fds to install as 0, 1, 2; -1 keeps dock's.
     stdio: [RawFd; 3],
     setup: &'a ChildSetup,
+    /// `/bin/sh`, a slot for the script's path, then `argv[1..]`: the shell's argv for a file the
+    /// kernel cannot execute (ENOEXEC), filled in by the child.
+    sh_argv: *mut *const libc::c_char,
     /// The errno of the step that failed, 0 while none has.
     err: AtomicI32,
 }
@@ -89,11 +116,15 @@ pub fn spawn(
     argv.extend(rest.iter().map(|a| a.as_ptr()));
     argv.push(std::ptr::null());
     let raw = |fd: &Option<OwnedFd>| fd.as_ref().map_or(-1, |f| f.as_raw_fd());
+    let mut sh_argv: Vec<*const libc::c_char> = Vec::with_capacity(argv.len() + 1);
+    sh_argv.extend([SH.as_ptr(), std::ptr::null()]);
+    sh_argv.extend_from_slice(&argv[1..]);
     let a = Args {
         program: &program,
         argv: &argv,
         stdio: [raw(&stdio[0]), raw(&stdio[1]), raw(&stdio[2])],
         setup: &setup,
+        sh_argv: sh_argv.as_mut_ptr(),
         err: AtomicI32::new(0),
     };
     // 16-byte words, uninitialised: the child touches only the top pages it uses.
@@ -117,7 +148,8 @@ pub fn spawn(
     };
     drop(stdio);
     if pid == -1 {
-        return Err(io::Error::last_os_error());
+        let e = io::Error::last_os_error();
+        return Err(io::Error::new(e.kind(), CloneFailed(e)));
     }
     // SAFETY: with CLONE_PIDFD the kernel stored a new pidfd (close-on-exec) here; nobody else owns it.
     let pidfd = PidFd::from(unsafe { OwnedFd::from_raw_fd(pidfd) });
@@ -156,13 +188,19 @@ extern "C" fn child(arg: *mut libc::c_void) -> libc::c_int {
             if libc::setsid() == -1 || libc::ioctl(0, libc::TIOCSCTTY, 0) == -1 {
                 fail(a);
             }
-        } else if libc::setpgid(0, 0) == -1 {
-            fail(a);
+        } else {
+            // dock's group holds the terminal (a foreground job), so the child's group may take it
+            // over; a background `dock ... &` must leave it to the shell. Not a terminal: -1.
+            let foreground = libc::tcgetpgrp(0) == libc::getpgrp();
+            if libc::setpgid(0, 0) == -1 {
+                fail(a);
+            }
+            // The child's group becomes the foreground group so it gets ^C and may read.
+            if foreground {
+                let pgid: libc::pid_t = libc::getpid();
+                libc::ioctl(0, libc::TIOCSPGRP, &pgid);
+            }
         }
-        // On a terminal, the child's group becomes the foreground group so it gets ^C and may read.
-        // ENOTTY/EBADF/ENXIO (no terminal, closed stdin) are fine: there is nothing to take.
-        let pgid: libc::pid_t = libc::getpid();
-        libc::ioctl(0, libc::TIOCSPGRP, &pgid);
         // Default dispositions: dock installs no handler of its own, but it may have inherited ignored
         // signals (a shell starts `&` jobs with SIGINT and SIGQUIT ignored, std ignores SIGPIPE), and
         // ignored signals stay ignored across exec (execve(2)). Raw, so libc's reserved ones reset too.
@@ -191,8 +229,54 @@ extern "C" fn child(arg: *mut libc::c_void) -> libc::c_int {
             8usize,
         );
         libc::execvp(a.program.as_ptr(), a.argv.as_ptr());
+        if io::Error::last_os_error().raw_os_error() == Some(libc::ENOEXEC) {
+            let mut buf = [0u8; 4352];
+            let path = if a.program.as_bytes().contains(&b'/') {
+                a.program.as_ptr()
+            } else {
+                find_in_path(a.program.as_bytes(), &mut buf)
+            };
+            if !path.is_null() {
+                // `sh_argv` has at least two slots (the shell, this one) and the parent, which owns
+                // it, is suspended until this child execs or exits.
+                *a.sh_argv.add(1) = path;
+                libc::execv(SH.as_ptr(), a.sh_argv);
+            }
+            // No shell either: the file's own error is the one to report.
+            *libc::__errno_location() = libc::ENOEXEC;
+        }
     }
     fail(a)
+}
+
+/// In the child: the first `PATH` entry (default `/usr/local/bin:/bin:/usr/bin`, musl's) where
+/// `prog` is executable, written into `buf` (NUL-terminated); NULL if none. No allocation.
+fn find_in_path(prog: &[u8], buf: &mut [u8]) -> *const libc::c_char {
+    // SAFETY: getenv returns NULL or a NUL-terminated string of the environment, which nothing
+    // changes while the child runs (dock is suspended in clone).
+    let path = unsafe { libc::getenv(c"PATH".as_ptr()) };
+    let path: &[u8] = if path.is_null() {
+        b"/usr/local/bin:/bin:/usr/bin"
+    } else {
+        // SAFETY: as above, a valid C string.
+        unsafe { std::ffi::CStr::from_ptr(path) }.to_bytes()
+    };
+    for dir in path.split(|&b| b == b':') {
+        let slash = usize::from(!dir.is_empty());
+        let end = dir.len() + slash + prog.len();
+        if end + 1 > buf.len() {
+            continue;
+        }
+        buf[..dir.len()].copy_from_slice(dir);
+        buf[dir.len()] = b'/';
+        buf[dir.len() + slash..end].copy_from_slice(prog);
+        buf[end] = 0;
+        // SAFETY: `buf` holds a NUL-terminated path; access reads it and writes nothing.
+        if unsafe { libc::access(buf.as_ptr().cast(), libc::X_OK) } == 0 {
+            return buf.as_ptr().cast();
+        }
+    }
+    std::ptr::null()
 }
 
 /// Stores the child's errno for [`spawn`] and ends the child with 127.

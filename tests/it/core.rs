@@ -515,3 +515,128 @@ fn an_exit_storm_of_orphans_is_reaped_whole() {
         assert_eq!(f.stderr.matches("reaped pid ").count(), 301, "{mode:?}");
     }
 }
+
+#[test]
+fn a_script_without_a_shebang_runs_with_the_shell_in_every_build() {
+    // POSIX execvp runs a file the kernel cannot execute with /bin/sh; glibc's does, musl's does not,
+    // so dock does it itself: the static (musl) binary must behave as the glibc one and as tini.
+    let dir = util::TempDir::new("noshebang");
+    let script = dir.path("job");
+    std::fs::write(&script, "echo ran as a script: $0 $1\nexit 4\n").unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let mut bins = vec![util::bin().to_string()];
+    bins.extend(std::env::var("DOCK_STATIC_BIN").ok());
+    for bin in bins {
+        // By path, and through PATH.
+        for (prog, path) in [
+            (script.as_str(), "/usr/bin:/bin"),
+            ("job", &*format!("/nonexistent::{}", dir.path(""))),
+        ] {
+            let out = std::process::Command::new(&bin)
+                .env("PATH", format!("{path}:/usr/bin:/bin"))
+                .args([prog, "arg"])
+                .output()
+                .unwrap();
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            assert_eq!(out.status.code(), Some(4), "{bin} {prog}: {out:?}");
+            assert!(
+                stdout.starts_with("ran as a script: "),
+                "{bin} {prog}: {stdout}"
+            );
+            assert!(
+                stdout.trim_end().ends_with("job arg"),
+                "{bin} {prog}: {stdout}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_background_dock_leaves_the_terminal_to_the_shell() {
+    // `dock CMD &` from an interactive shell: the child must not take the terminal's foreground (the
+    // shell would lose it and quit on its next read); a foreground dock still hands it to the child.
+    let harness = r#"
+import os, pty, select, sys, time
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv("/bin/bash", ["bash", "--norc", "--noprofile", "-i"])
+steps = [(0.3, sys.argv[1] + " sleep 1 &\n"), (0.8, "echo still-$((40+2))\n"), (1.6, "exit 9\n")]
+out, t0 = b"", time.time()
+while True:
+    while steps and time.time() - t0 >= steps[0][0]:
+        os.write(fd, steps.pop(0)[1].encode())
+    if select.select([fd], [], [], 0.05)[0]:
+        try:
+            d = os.read(fd, 4096)
+        except OSError:
+            d = b""
+        out += d
+    p, st = os.waitpid(pid, os.WNOHANG)
+    if p or time.time() - t0 > 10:
+        break
+sys.stdout.write(out.decode(errors="replace"))
+print("\nrc=%d" % (os.waitstatus_to_exitcode(st) if p else -1))
+"#;
+    let out = std::process::Command::new("python3")
+        .args(["-c", harness, util::bin()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("still-42"), "{text}");
+    assert!(text.trim_end().ends_with("rc=9"), "{text}");
+}
+
+#[test]
+fn a_stopped_leftover_gets_sigcont_after_its_sigterm() {
+    // A leftover that stopped itself would sit on its SIGTERM until the grace period's SIGKILL;
+    // SIGCONT after SIGTERM lets it die (or clean up) at once.
+    for mode in MODES {
+        let script = "sh -c 'kill -STOP $$; sleep 100' & \
+                      until grep -q '^State:.*stopped' /proc/$!/status; do :; done; echo ready; exit 7";
+        let d = sh(mode, &["-d", "--grace-period", "30"], script);
+        d.expect_line("ready");
+        let f = d.finish();
+        assert_eq!(f.code, 7, "{mode:?}: {}", f.stderr);
+        assert!(
+            !f.stderr.contains("grace period of"),
+            "{mode:?}: {}",
+            f.stderr
+        );
+    }
+}
+
+#[test]
+fn no_child_at_all_is_exit_2_not_126() {
+    // At RLIMIT_NPROC clone(2) fails: no child exists, so it is dock's start-up failure (exit 2, one
+    // line), not "the command is not executable" (126).
+    let nobody_can_run_dock = std::process::Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "test",
+            "-x",
+            util::bin(),
+        ])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !nobody_can_run_dock {
+        eprintln!(
+            "skipped: user 65534 cannot reach {} (a private checkout)",
+            util::bin()
+        );
+        return;
+    }
+    let out = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .args(["prlimit", "--nproc=1", util::bin(), "true"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.starts_with("dock: starting the child (clone): "),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}
