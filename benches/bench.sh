@@ -23,10 +23,10 @@ if [ -n "$missing" ]; then
     fi
 fi
 
-# Each bench separately, so its figures land in their own section. peers runs last: its 20 000 orphans
-# leave the kernel tearing processes down for a while, which on a 2-core machine took the relay's
-# second core (dock --io file measured 1.7x instead of 1.1x). Dirty pages are flushed first, so no
-# bench pays for the previous one's writeback.
+# Each bench separately, so its figures land in their own section. peers runs last, so the kernel's
+# teardown of its 20 000 orphans cannot weigh on another bench, and dirty pages are flushed before
+# each, so no bench pays for the previous one's writeback. (The relay's `--io file` ratio still comes
+# out bimodal on this 2-core machine, about 1.1 or 1.5-1.7, whatever the order: see README, --io.)
 benches=$(ls benches/*.rs | sed 's|benches/||; s|\.rs$||' | grep -vx peers; echo peers)
 for b in $benches; do
     sync
