@@ -25,8 +25,7 @@ fi
 
 # Each bench separately, so its figures land in their own section. peers runs last, so the kernel's
 # teardown of its 20 000 orphans cannot weigh on another bench, and dirty pages are flushed before
-# each, so no bench pays for the previous one's writeback. (The relay's `--io file` ratio still comes
-# out bimodal on this 2-core machine, about 1.1 or 1.5-1.7, whatever the order: see README, --io.)
+# each, so no bench pays for the previous one's writeback.
 benches=$(ls benches/*.rs | sed 's|benches/||; s|\.rs$||' | grep -vx peers; echo peers)
 for b in $benches; do
     sync

@@ -89,6 +89,21 @@ fn open_file(path: &Path) -> io::Result<(File, bool)> {
     }
 }
 
+/// Opens (creating, mode 0600) `path` write-only for appending, for the child to write itself when
+/// nothing needs dock in between (no prefix, no rotation). Close-on-exec: the spawn gives the child
+/// its own copies as fds 1 and 2.
+///
+/// # Errors
+/// `open(2)` failing: ENOENT for a missing directory, EACCES, EISDIR...
+pub fn open_for_child(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .custom_flags(libc::O_CLOEXEC)
+        .open(path)
+}
+
 impl FileSink {
     /// Opens (creating, mode 0600) `path` for appending. A relative path is made absolute first, so a
     /// later `chdir` does not move rotation elsewhere.

@@ -109,7 +109,7 @@ impl ChildStdio {
 }
 
 enum Relay {
-    /// No relay: the child has dock's stdio.
+    /// No relay: the child has dock's stdio, or its `--io` file (no prefix, no rotation).
     Inherit,
     /// Output pipe(s) to a file or to dock's stdout/stderr; `Source::Stdio(i)` is `pumps[i]`.
     Pumps(Vec<Pump>),
@@ -151,6 +151,23 @@ impl Stdio {
                     session: false,
                 };
                 (Relay::Pumps(pumps.map_err(IoError::Setup)?), child)
+            }
+            Some(IoTarget::File(path)) if prefix.is_none() && cfg.rotate.is_none() => {
+                // Nothing to transform or rotate: the child appends to the file itself, at the
+                // speed of its own writes (a relay, even by splice, copies every byte twice).
+                let open_err = |source| IoError::Open {
+                    path: path.display().to_string(),
+                    source,
+                };
+                let out = file::open_for_child(path).map_err(open_err)?;
+                let err = out.try_clone().map_err(IoError::Setup)?;
+                let child = ChildStdio {
+                    stdin: None,
+                    stdout: Some(out.into()),
+                    stderr: Some(err.into()),
+                    session: false,
+                };
+                (Relay::Inherit, child)
             }
             Some(IoTarget::File(path)) => {
                 let sink = FileSink::open(path).map_err(|source| IoError::Open {
@@ -250,7 +267,8 @@ impl Stdio {
         }
     }
 
-    /// Whether the child simply has dock's stdio: no relay, no fd registered.
+    /// Whether no relay runs: the child has dock's stdio, or writes its `--io` file itself; no fd is
+    /// registered.
     pub fn is_inherited(&self) -> bool {
         matches!(self.relay, Relay::Inherit)
     }
