@@ -442,3 +442,30 @@ fn connect_gives_up_after_5_s_with_exit_2() {
     );
     drop(fill);
 }
+
+#[test]
+fn a_plain_io_file_is_the_childs_own_stdout_and_stderr() {
+    // Without a prefix or rotation nothing needs dock between the child and the file: fds 1 and 2 are
+    // the file itself (appending), so the child writes at its own speed.
+    for mode in [Mode::Pid1, Mode::Subreaper] {
+        let dir = TempDir::new("io-direct");
+        let log = dir.path("out.log");
+        let f = util::run(
+            mode,
+            &[
+                "--io",
+                &log,
+                "sh",
+                "-c",
+                "readlink /proc/self/fd/1; readlink /proc/self/fd/2 >&2",
+            ],
+        );
+        assert_eq!(f.code, 0, "{mode:?}: {}", f.stderr);
+        assert_eq!(
+            std::fs::read_to_string(&log).unwrap(),
+            format!("{log}\n{log}\n")
+        );
+        let m = std::fs::metadata(&log).unwrap().permissions().mode() & 0o777;
+        assert_eq!(m, 0o600);
+    }
+}
