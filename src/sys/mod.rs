@@ -68,11 +68,11 @@ pub fn wait_any() -> io::Result<Option<Reaped>> {
 /// `rt_sigaction` syscall takes, so that every signal can be reset, those libc reserves (32–34)
 /// included.
 #[repr(C)]
-pub(crate) struct KernelSigaction {
-    pub(crate) handler: usize,
-    pub(crate) flags: u64,
-    pub(crate) restorer: usize,
-    pub(crate) mask: u64,
+struct KernelSigaction {
+    handler: usize,
+    flags: u64,
+    restorer: usize,
+    mask: u64,
 }
 
 /// Sets dock's own SIGCHLD disposition to the default (no handler, no `SA_NOCLDWAIT`). An ignored
@@ -82,6 +82,16 @@ pub(crate) struct KernelSigaction {
 /// # Errors
 /// None in practice (EINVAL only for a bad signal number).
 pub fn default_sigchld() -> io::Result<()> {
+    default_disposition(libc::SIGCHLD)
+}
+
+/// Sets `sig`'s disposition to the default with the raw `rt_sigaction(2)` (no handler, no flags), so
+/// libc's reserved signals (32–34) can be reset too. A plain syscall on a local: safe in the vfork
+/// child of `spawn`.
+///
+/// # Errors
+/// EINVAL for SIGKILL, SIGSTOP or a number outside 1–64.
+pub(crate) fn default_disposition(sig: i32) -> io::Result<()> {
     let dfl = KernelSigaction {
         handler: libc::SIG_DFL,
         flags: 0,
@@ -93,7 +103,7 @@ pub fn default_sigchld() -> io::Result<()> {
     cvt(unsafe {
         libc::syscall(
             libc::SYS_rt_sigaction,
-            libc::SIGCHLD,
+            sig,
             &dfl as *const KernelSigaction,
             std::ptr::null_mut::<KernelSigaction>(),
             KERNEL_SIGSET_SIZE,

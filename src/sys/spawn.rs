@@ -19,7 +19,6 @@ use std::os::unix::ffi::OsStrExt;
 use std::sync::atomic::{AtomicI32, Ordering};
 
 use super::pidfd::PidFd;
-use super::KernelSigaction;
 
 /// The error [`spawn`] returns when no child could be made at all (clone(2) failed: EAGAIN at
 /// RLIMIT_NPROC, ENOMEM...), as opposed to a child whose exec failed. Inside the `io::Error`;
@@ -204,21 +203,9 @@ extern "C" fn child(arg: *mut libc::c_void) -> libc::c_int {
         // Default dispositions: dock installs no handler of its own, but it may have inherited ignored
         // signals (a shell starts `&` jobs with SIGINT and SIGQUIT ignored, std ignores SIGPIPE), and
         // ignored signals stay ignored across exec (execve(2)). Raw, so libc's reserved ones reset too.
-        let dfl = KernelSigaction {
-            handler: libc::SIG_DFL,
-            flags: 0,
-            restorer: 0,
-            mask: 0,
-        };
         for sig in 1..=64 {
             if sig != libc::SIGKILL && sig != libc::SIGSTOP {
-                libc::syscall(
-                    libc::SYS_rt_sigaction,
-                    sig,
-                    &dfl as *const KernelSigaction,
-                    std::ptr::null_mut::<KernelSigaction>(),
-                    8usize,
-                );
+                let _ = super::default_disposition(sig);
             }
         }
         libc::syscall(
@@ -339,40 +326,36 @@ mod tests {
         st
     }
 
-    #[test]
-    fn runs_a_program_from_path_with_its_args_and_stdout() {
+    /// Spawns `sh ARGS...` with its stdout on a pipe; returns the child and everything it wrote.
+    fn sh_stdout(args: &[OsString]) -> (Spawned, String) {
         let (mut r, w) = std::io::pipe().unwrap();
-        let args = [
-            "-c".into(),
-            "printf '%s|' \"$0\" \"$1\"".into(),
-            "x y".into(),
-        ];
         let s = spawn(
             OsStr::new("sh"),
-            &args,
+            args,
             [None, Some(w.into()), None],
             setup(),
         )
         .unwrap();
         let mut out = String::new();
         r.read_to_string(&mut out).unwrap();
+        (s, out)
+    }
+
+    #[test]
+    fn runs_a_program_from_path_with_its_args_and_stdout() {
+        let args = [
+            "-c".into(),
+            "printf '%s|' \"$0\" \"$1\"".into(),
+            "x y".into(),
+        ];
+        let (s, out) = sh_stdout(&args);
         assert_eq!(out, "x y||");
         assert_eq!(wait(s.pid), 0);
     }
 
     #[test]
     fn the_child_leads_its_own_process_group() {
-        let (mut r, w) = std::io::pipe().unwrap();
-        let args = ["-c".into(), "cut -d' ' -f5 /proc/$$/stat".into()];
-        let s = spawn(
-            OsStr::new("sh"),
-            &args,
-            [None, Some(w.into()), None],
-            setup(),
-        )
-        .unwrap();
-        let mut out = String::new();
-        r.read_to_string(&mut out).unwrap();
+        let (s, out) = sh_stdout(&["-c".into(), "cut -d' ' -f5 /proc/$$/stat".into()]);
         assert_eq!(out.trim(), s.pid.to_string());
         wait(s.pid);
     }

@@ -271,21 +271,8 @@ fn tls_is_verified_against_ca_file_or_skipped_with_insecure() {
     // Built-in roots only: the test CA is unknown, refused before the child starts.
     let (l, url, _) = listen();
     let server = tls_serve_one(l, &certs, b"x\n");
-    let marker = dir.path("started");
-    let touch = format!("touch {marker}");
-    let f = util::run(Mode::Subreaper, &["--io", &url, "sh", "-c", &touch]);
-    assert_eq!(f.code, 2, "{}", f.stderr);
-    assert_eq!(f.stderr.lines().count(), 1, "{}", f.stderr);
-    assert!(
-        f.stderr.starts_with(&format!("dock: --io {url}: ")),
-        "{}",
-        f.stderr
-    );
-    assert!(f.stderr.contains("certificate"), "{}", f.stderr);
-    assert!(
-        !std::path::Path::new(&marker).exists(),
-        "the child must not start"
-    );
+    let stderr = refused_before_start(&dir, &url, &[]);
+    assert!(stderr.contains("certificate"), "{stderr}");
     assert!(server.join().unwrap().is_err());
 
     // With --ca-file: verified (IP SAN), the session works.
@@ -323,6 +310,30 @@ fn tls_is_verified_against_ca_file_or_skipped_with_insecure() {
     assert_eq!(server.join().unwrap().unwrap(), "secure sni\r\n");
 }
 
+/// Runs `dock --io URL EXTRA... sh -c 'touch <marker>'` and checks that the `--io` target was refused
+/// before the child started: exit 2, one line naming the URL, no marker. Returns that line.
+#[cfg(feature = "tls")]
+fn refused_before_start(dir: &TempDir, url: &str, extra: &[&str]) -> String {
+    let marker = dir.path("started");
+    let touch = format!("touch {marker}");
+    let mut args = vec!["--io", url];
+    args.extend_from_slice(extra);
+    args.extend(["sh", "-c", &touch]);
+    let f = util::run(Mode::Subreaper, &args);
+    assert_eq!(f.code, 2, "{}", f.stderr);
+    assert_eq!(f.stderr.lines().count(), 1, "{}", f.stderr);
+    assert!(
+        f.stderr.starts_with(&format!("dock: --io {url}: ")),
+        "{}",
+        f.stderr
+    );
+    assert!(
+        !std::path::Path::new(&marker).exists(),
+        "the child must not start"
+    );
+    f.stderr
+}
+
 #[cfg(feature = "tls")]
 #[test]
 fn a_server_without_a_common_key_exchange_is_refused_with_one_line_naming_the_url() {
@@ -336,28 +347,8 @@ fn a_server_without_a_common_key_exchange_is_refused_with_one_line_naming_the_ur
         ..certs
     };
     let server = tls_serve_one(l, &x25519, b"x\n");
-    let marker = dir.path("started");
-    let touch = format!("touch {marker}");
-    let f = util::run(
-        Mode::Subreaper,
-        &["--io", &url, "--ca-file", &ca, "sh", "-c", &touch],
-    );
-    assert_eq!(f.code, 2, "{}", f.stderr);
-    assert_eq!(f.stderr.lines().count(), 1, "{}", f.stderr);
-    assert!(
-        f.stderr.starts_with(&format!("dock: --io {url}: ")),
-        "{}",
-        f.stderr
-    );
-    assert!(
-        f.stderr.contains("(dock offers TLS 1.2 or 1.3, "),
-        "{}",
-        f.stderr
-    );
-    assert!(
-        !std::path::Path::new(&marker).exists(),
-        "the child must not start"
-    );
+    let stderr = refused_before_start(&dir, &url, &["--ca-file", &ca]);
+    assert!(stderr.contains("(dock offers TLS 1.2 or 1.3, "), "{stderr}");
     assert!(server.join().unwrap().is_err());
 }
 
