@@ -179,7 +179,7 @@ fn main() {
         "peers: signal forwarding, {} rounds each",
         params().signal_rounds
     );
-    let (median, p99, floor) = signals(&inits);
+    let (median, p99, floor) = signals(&inits, false);
     t.row(
         "signal forwarding, median µs over the floor",
         &median,
@@ -190,6 +190,22 @@ fn main() {
     t.row(
         "signal forwarding, p99 µs over the floor median",
         &p99,
+        1,
+        "".into(),
+        |_, _| true,
+    );
+    eprintln!("peers: signal forwarding under load, a busy loop per CPU");
+    let (median_load, p99_load, floor_load) = signals(&inits, true);
+    t.row(
+        "… under load (a busy loop per CPU), median µs over the floor",
+        &median_load,
+        1,
+        "".into(),
+        |_, _| true,
+    );
+    t.row(
+        "… under load, p99 µs over the floor median",
+        &p99_load,
         1,
         "".into(),
         |_, _| true,
@@ -229,8 +245,8 @@ fn main() {
 
     println!("{}\n", t.render());
     println!(
-        "Floors: `true` alone {true_ms:.3} ms, `unshare --pid --fork true` {true1_ms:.3} ms (medians); direct kill → sigwaitinfo round trip {:.1} µs median, {:.1} µs p99.",
-        floor.0, floor.1
+        "Floors: `true` alone {true_ms:.3} ms, `unshare --pid --fork true` {true1_ms:.3} ms (medians); direct kill → sigwaitinfo round trip {:.1} µs median, {:.1} µs p99 ({:.1} and {:.1} µs under load).",
+        floor.0, floor.1, floor_load.0, floor_load.1
     );
 }
 
@@ -482,8 +498,27 @@ fn startup(inits: &[Init], pid1: bool) -> (Column, f64) {
 
 /// Signal forwarding: USR1 to the init as PID 1 until its child's `sigwaitinfo` answers on a pipe, minus
 /// the same round trip with the signal sent straight to the child. (median µs, p99 µs) each, and the
-/// floor's (median, p99).
-fn signals(inits: &[Init]) -> (Column, Column, (f64, f64)) {
+/// floor's (median, p99). `load`: with one busy-looping process per CPU running all along.
+fn signals(inits: &[Init], load: bool) -> (Column, Column, (f64, f64)) {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let spinners: Vec<Child> = (0..if load { cpus } else { 0 })
+        .map(|_| {
+            Command::new(std::env::current_exe().unwrap())
+                .args(["--role", "spin"])
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let figures = signal_rounds(inits);
+    for mut s in spinners {
+        let _ = s.kill();
+        let _ = s.wait();
+    }
+    figures
+}
+
+/// The rounds of [`signals`], on whatever else the machine runs.
+fn signal_rounds(inits: &[Init]) -> (Column, Column, (f64, f64)) {
     let round_trip = |pid: i32, out: &mut dyn Read| {
         let mut b = [0u8; 1];
         let t0 = Instant::now();
@@ -673,6 +708,9 @@ fn role(args: &[String]) {
                 }
             }
         }
+        Some("spin") => loop {
+            std::hint::black_box(0u64);
+        },
         Some("orphans") => {
             let n: usize = args[1].parse().unwrap();
             spawn_orphans(n);
