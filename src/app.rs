@@ -90,6 +90,26 @@ pub fn run(config: Config, mask: OrigMask) -> Result<ChildExit, Error> {
     )?;
     let pid = sup.pid();
     let started = Instant::now();
+    // Every wakeup of dock is a few µs of work. With the shortest slice the fair scheduler grants,
+    // a signal for dock preempts a busy CPU's running task instead of waiting out its slice (up
+    // to milliseconds), so forwarding stays fast under load (Linux 6.12+; README: Core). Asked
+    // after the spawn: the main child keeps the default slice.
+    // During an exit storm dock goes back to the default slice (see the loop).
+    let mut short_slice = match crate::sys::sched::request_slice(SLICE_NS) {
+        Ok(true) => {
+            debug!("asked for a {SLICE_NS} ns scheduler slice");
+            true
+        }
+        Ok(false) => {
+            debug!("not a fair-class scheduling policy: slice left alone");
+            false
+        }
+        Err(e) => {
+            debug!("sched_setattr: {e}: slice left alone");
+            false
+        }
+    };
+    let slice_adjustable = short_slice;
     // From here on nothing is fatal: a dying PID 1 takes the whole container with it.
     let log_err = |what: &str, e: std::io::Error| warn!("{what}: {e}");
     if let Err(e) = sup.register(&mut r) {
@@ -138,10 +158,15 @@ pub fn run(config: Config, mask: OrigMask) -> Result<ChildExit, Error> {
     let mut storm: Option<Instant> = None;
     let mut reap_due = false;
     loop {
-        let gather = storm.map(|end| end.saturating_duration_since(Instant::now()));
+        // The next deadline of the loop itself: the storm's window, a --thug re-check.
+        let due = match (storm, sup.thug_due()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let timeout = due.map(|end| end.saturating_duration_since(Instant::now()));
         if signals_only && sup.phase() == Phase::Running {
             ready.clear();
-            match signals.wait(gather) {
+            match signals.wait(timeout, storm.is_some()) {
                 Ok(Some(sig)) => {
                     let n = on_signal(sig, &mut sup, &mut stdio, &mut r, &mut hook, &mut ports);
                     storm = storm.or(after_storm(n));
@@ -152,7 +177,7 @@ pub fn run(config: Config, mask: OrigMask) -> Result<ChildExit, Error> {
                     signals_only = false;
                 }
             }
-        } else if let Err(e) = r.poll_into(gather, &mut ready) {
+        } else if let Err(e) = r.poll_into(timeout, &mut ready) {
             // epoll_wait only fails like this on a bug; keep the container alive, but do not spin.
             warn!("epoll_wait: {e}");
             std::thread::yield_now();
@@ -209,8 +234,24 @@ pub fn run(config: Config, mask: OrigMask) -> Result<ChildExit, Error> {
         if storm.is_some_and(|end| Instant::now() >= end) {
             storm = None;
             if std::mem::take(&mut reap_due) {
+                // The storm lasts while windows bring exits at all: ending it on a quieter window
+                // would answer the next exits one by one again, each with a full scan.
                 let n = reap(&mut sup, &mut r, &mut hook, &mut ports);
-                storm = after_storm(n);
+                storm = (n > 0).then(|| Instant::now() + STORM_GATHER);
+            }
+        }
+        if sup.thug_due().is_some_and(|at| Instant::now() >= at) {
+            sup.on_thug_recheck();
+        }
+        // A storm wants long reaping passes, not quick wakeups: the short slice would let every
+        // running orphan cut dock's pass short after 0.1 ms. The default slice while a storm
+        // lasts, the short one again after. (The reaping CPU figure swings too widely from run to
+        // run, for every init, to show the difference; see BENCHMARKS.md.)
+        if slice_adjustable && short_slice != storm.is_none() {
+            short_slice = storm.is_none();
+            let ns = if short_slice { SLICE_NS } else { 0 };
+            if let Err(e) = crate::sys::sched::request_slice(ns) {
+                debug!("sched_setattr: {e}");
             }
         }
         r.flush_removals();
@@ -262,6 +303,9 @@ pub fn run(config: Config, mask: OrigMask) -> Result<ChildExit, Error> {
     Ok(exit)
 }
 
+/// The scheduler slice dock asks for, in ns: 0.1 ms, the least Linux grants (kernel/sched/syscalls.c
+/// clamps `sched_runtime` to 0.1–100 ms; the default is 0.7 ms × (1 + log2(CPUs))).
+const SLICE_NS: u64 = 100_000;
 /// Processes reaped in one pass from which dock treats the exits as a storm (see the loop).
 const STORM_REAPED: usize = 16;
 /// How long SIGCHLD waits during an exit storm, so zombies gather for one pass (ms).

@@ -74,7 +74,7 @@ pub struct Args {
     /// Prefix every output line with P, in bold COLOR (white green blue magenta yellow cyan red)
     #[arg(long, env = "DOCK_STDOUT_PREFIX", value_name = "P[:COLOR]")]
     pub stdout_prefix: Option<String>,
-    /// Send SIGKILL for a stop signal (INT, TERM, QUIT) the child blocks or ignores
+    /// Send SIGKILL for a stop signal (INT, TERM, QUIT) the child ignores, or keeps blocked 100 ms
     #[arg(long, env = "DOCK_THUG", action = ArgAction::SetTrue, value_parser = FalseyValueParser::new())]
     pub thug: bool,
     /// Seconds between SIGTERM and SIGKILL during teardown

@@ -168,8 +168,8 @@ pub fn sock_diag(data: &[u8]) {
     }
 }
 
-/// The `/proc/<pid>/status` mask reader (`--thug`) on arbitrary text: never panics, and a bit it reports
-/// blocked or ignored makes exactly that stop signal escalate.
+/// The `/proc/<pid>/status` mask readers (`--thug`) on arbitrary text: never panic; an ignored stop
+/// signal means SIGKILL, a blocked one a re-check, and only a blocked one can be "still refused".
 pub fn proc_status(data: &[u8]) {
     let Ok(s) = std::str::from_utf8(data) else {
         return;
@@ -177,10 +177,17 @@ pub fn proc_status(data: &[u8]) {
     if let Some(masks) = crate::signals::parse_status_masks(s) {
         for sig in crate::signals::STOP_SIGNALS {
             let bit = 1u64 << (sig - 1);
-            assert_eq!(
-                crate::signals::thug_escalates(sig, masks),
-                (masks.0 | masks.1) & bit != 0
-            );
+            let want = if masks.1 & bit != 0 {
+                crate::signals::Thug::Kill
+            } else if masks.0 & bit != 0 {
+                crate::signals::Thug::Recheck
+            } else {
+                crate::signals::Thug::Forward
+            };
+            assert_eq!(crate::signals::thug_verdict(sig, masks), want);
+            let refused = crate::signals::still_refused(sig, s);
+            assert!(!refused || masks.0 & bit != 0);
         }
     }
+    let _ = crate::signals::parse_status_pending(s);
 }

@@ -74,17 +74,23 @@ impl Signals {
     /// Sleeps until a signal is pending and takes it (`rt_sigtimedwait(2)`), for when only a signal
     /// can need dock: one system call per forwarded signal instead of `epoll_wait` plus `read`, as
     /// tini and dumb-init wait. The kernel dequeues in the same order as from the signalfd. `None`:
-    /// interrupted (EINTR, a stop/continue of dock itself), or dock's own SIGPIPE (see `keep`).
+    /// `timeout` passed (`None`: no limit), interrupted (EINTR, a stop/continue of dock itself), or
+    /// dock's own SIGPIPE (see `keep`).
     ///
     /// # Errors
     /// Any other `rt_sigtimedwait` failure; the caller then uses the poll loop.
     ///
-    /// `but_sigchld`: leave SIGCHLD pending (it waits for the next call without it) and return `None`
-    /// after `timeout`: how dock lets an exit storm's zombies gather (see `app`).
-    pub fn wait(&mut self, but_sigchld: Option<Duration>) -> io::Result<Option<i32>> {
-        let (bits, timeout) = match but_sigchld {
-            Some(t) => (blocked_bits() & !(1 << (libc::SIGCHLD - 1)), Some(t)),
-            None => (blocked_bits(), None),
+    /// `hold_sigchld`: leave SIGCHLD pending (a later call without it takes it): how dock lets an
+    /// exit storm's zombies gather (see `app`).
+    pub fn wait(
+        &mut self,
+        timeout: Option<Duration>,
+        hold_sigchld: bool,
+    ) -> io::Result<Option<i32>> {
+        let bits = if hold_sigchld {
+            blocked_bits() & !(1 << (libc::SIGCHLD - 1))
+        } else {
+            blocked_bits()
         };
         match crate::sys::wait_signal(bits, timeout) {
             Ok((sig, pid)) => Ok(keep_signal(sig, pid)),
@@ -175,14 +181,59 @@ pub fn parse_status_masks(status: &str) -> Option<(u64, u64)> {
     Some((blk?, ign?))
 }
 
-/// `--thug`: whether stop signal `sig` should become SIGKILL for a process with these masks, i.e. it
-/// is a stop signal and the process blocks or ignores it (so it would never act on it).
-pub fn thug_escalates(sig: i32, masks: (u64, u64)) -> bool {
+/// What `--thug` does with a signal, from the main child's masks at the moment it arrives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Thug {
+    /// Not a stop signal, or the child neither blocks nor ignores it: forward it.
+    Forward,
+    /// A stop signal the child ignores (`SigIgn`): it would never act on it, so SIGKILL instead.
+    Kill,
+    /// A stop signal the child blocks but does not ignore: forward it, and send SIGKILL only if it is
+    /// still blocked and pending [`THUG_RECHECK`] later ([`still_refused`]). Programs block signals
+    /// for a moment all the time (a shell's `wait` does, between `sigprocmask` and `sigsuspend`).
+    Recheck,
+}
+
+/// How long a blocked stop signal may stay pending before `--thug` sends SIGKILL (ms).
+pub const THUG_RECHECK: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// `--thug`'s verdict for `sig` given the child's `(SigBlk, SigIgn)` masks.
+pub fn thug_verdict(sig: i32, masks: (u64, u64)) -> Thug {
     if !STOP_SIGNALS.contains(&sig) || !(1..=64).contains(&sig) {
+        return Thug::Forward;
+    }
+    let bit = 1u64 << (sig - 1);
+    if masks.1 & bit != 0 {
+        Thug::Kill
+    } else if masks.0 & bit != 0 {
+        Thug::Recheck
+    } else {
+        Thug::Forward
+    }
+}
+
+/// The signals pending for a `/proc/<pid>/status` text: `SigPnd | ShdPnd` (proc(5); a missing or
+/// malformed line counts as none pending).
+pub fn parse_status_pending(status: &str) -> u64 {
+    status
+        .lines()
+        .filter_map(|l| {
+            l.strip_prefix("SigPnd:")
+                .or_else(|| l.strip_prefix("ShdPnd:"))
+        })
+        .filter_map(|v| u64::from_str_radix(v.trim(), 16).ok())
+        .fold(0, |acc, m| acc | m)
+}
+
+/// Whether a `/proc/<pid>/status` text shows stop signal `sig` still blocked and pending: the
+/// [`Thug::Recheck`] case that becomes SIGKILL.
+pub fn still_refused(sig: i32, status: &str) -> bool {
+    if !(1..=64).contains(&sig) {
         return false;
     }
     let bit = 1u64 << (sig - 1);
-    (masks.0 | masks.1) & bit != 0
+    parse_status_masks(status).is_some_and(|(blk, _)| blk & bit != 0)
+        && parse_status_pending(status) & bit != 0
 }
 
 /// Reads the masks of `pid`; `None` if it vanished or the file is unreadable.
@@ -228,15 +279,34 @@ mod tests {
     }
 
     #[test]
-    fn thug_only_for_blocked_or_ignored_stop_signals() {
+    fn thug_kills_for_ignored_and_rechecks_blocked_stop_signals() {
         let (blk, ign) = parse_status_masks(STATUS).unwrap();
         // SIGINT (2) is blocked: bit 1.
-        assert!(thug_escalates(libc::SIGINT, (blk, ign)));
+        assert_eq!(thug_verdict(libc::SIGINT, (blk, ign)), Thug::Recheck);
         // SIGTERM (15) is ignored: bit 14.
-        assert!(thug_escalates(libc::SIGTERM, (blk, ign)));
-        assert!(!thug_escalates(libc::SIGQUIT, (blk, ign)));
+        assert_eq!(thug_verdict(libc::SIGTERM, (blk, ign)), Thug::Kill);
+        assert_eq!(thug_verdict(libc::SIGQUIT, (blk, ign)), Thug::Forward);
+        // Ignored and blocked: ignored wins, it can never act on it.
+        assert_eq!(
+            thug_verdict(libc::SIGTERM, (u64::MAX, u64::MAX)),
+            Thug::Kill
+        );
         // Not a stop signal, even if blocked.
-        assert!(!thug_escalates(libc::SIGHUP, (u64::MAX, 0)));
-        assert!(!thug_escalates(0, (u64::MAX, u64::MAX)));
+        assert_eq!(thug_verdict(libc::SIGHUP, (u64::MAX, 0)), Thug::Forward);
+        assert_eq!(thug_verdict(0, (u64::MAX, u64::MAX)), Thug::Forward);
+    }
+
+    #[test]
+    fn a_blocked_stop_signal_is_refused_only_while_it_stays_pending() {
+        let pending = STATUS.replace("SigPnd:\t0000000000000000", "SigPnd:\t0000000000000002");
+        assert!(still_refused(libc::SIGINT, &pending));
+        let shared = STATUS.replace("ShdPnd:\t0000000000000000", "ShdPnd:\t0000000000000002");
+        assert!(still_refused(libc::SIGINT, &shared));
+        // Taken meanwhile (nothing pending), or unblocked meanwhile.
+        assert!(!still_refused(libc::SIGINT, STATUS));
+        let unblocked = pending.replace("SigBlk:\t0000000000000002", "SigBlk:\t0000000000000000");
+        assert!(!still_refused(libc::SIGINT, &unblocked));
+        assert_eq!(parse_status_pending("SigPnd:\tzz\nShdPnd: 4\n"), 4);
+        assert!(!still_refused(0, &pending));
     }
 }

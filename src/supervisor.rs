@@ -69,6 +69,9 @@ pub struct Supervisor {
     /// The main child was reaped and the rest has not had its SIGTERM yet: it goes out at the end of
     /// the reap loop, and only if processes remain.
     term_due: bool,
+    /// `--thug`: a stop signal forwarded while the child blocked it, and when to look again whether
+    /// it is still blocked and pending ([`signals::Thug::Recheck`]).
+    thug_recheck: Option<(i32, Instant)>,
 }
 
 impl Supervisor {
@@ -124,6 +127,7 @@ impl Supervisor {
             pid1: std::process::id() == 1,
             started: Instant::now(),
             term_due: false,
+            thug_recheck: None,
         })
     }
 
@@ -158,27 +162,68 @@ impl Supervisor {
         self.exit
     }
 
-    /// Forwards `sig` to the main child (its process group with `-g`), or SIGKILL under `--thug`
-    /// when it blocks or ignores a stop signal. After the main child exited, signals are dropped:
-    /// teardown already signals the rest. ESRCH is logged, not fatal.
-    pub fn forward(&self, sig: i32) {
+    /// Forwards `sig` to the main child (its process group with `-g`). Under `--thug`, a stop signal
+    /// the child ignores becomes SIGKILL; one it blocks is forwarded and looked at again after
+    /// [`signals::THUG_RECHECK`] ([`Supervisor::thug_due`]). After the main child exited, signals
+    /// are dropped: teardown already signals the rest. ESRCH is logged, not fatal.
+    pub fn forward(&mut self, sig: i32) {
         if self.phase != Phase::Running {
             debug!("signal {} ignored: teardown in progress", signal_name(sig));
             return;
         }
         let mut sig = sig;
         if self.thug && signals::STOP_SIGNALS.contains(&sig) {
-            if let Some(masks) = signals::read_masks(self.pid) {
-                if signals::thug_escalates(sig, masks) {
+            match signals::read_masks(self.pid).map(|m| signals::thug_verdict(sig, m)) {
+                Some(signals::Thug::Kill) => {
                     debug!(
-                        "--thug: pid {} blocks or ignores {}: sending SIGKILL",
+                        "--thug: pid {} ignores {}: sending SIGKILL",
                         self.pid,
                         signal_name(sig)
                     );
                     sig = libc::SIGKILL;
                 }
+                Some(signals::Thug::Recheck) => {
+                    debug!(
+                        "--thug: pid {} blocks {}: SIGKILL if it is still pending in {} ms",
+                        self.pid,
+                        signal_name(sig),
+                        signals::THUG_RECHECK.as_millis()
+                    );
+                    self.thug_recheck = Some((sig, Instant::now() + signals::THUG_RECHECK));
+                }
+                Some(signals::Thug::Forward) | None => {}
             }
         }
+        self.send(sig);
+    }
+
+    /// When `--thug` wants to look at a blocked stop signal again, if it does.
+    pub fn thug_due(&self) -> Option<Instant> {
+        self.thug_recheck.map(|(_, at)| at)
+    }
+
+    /// At [`Supervisor::thug_due`]: SIGKILL for the main child if the stop signal is still blocked
+    /// and pending (`SigBlk` and `SigPnd`/`ShdPnd` of `/proc/<pid>/status`); nothing otherwise.
+    pub fn on_thug_recheck(&mut self) {
+        let Some((sig, _)) = self.thug_recheck.take() else {
+            return;
+        };
+        if self.phase != Phase::Running {
+            return;
+        }
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid));
+        if status.is_ok_and(|s| signals::still_refused(sig, &s)) {
+            debug!(
+                "--thug: pid {} still blocks {}: sending SIGKILL",
+                self.pid,
+                signal_name(sig)
+            );
+            self.send(libc::SIGKILL);
+        }
+    }
+
+    /// Sends `sig` to the main child, or its process group with `-g`.
+    fn send(&self, sig: i32) {
         let result = if self.group {
             crate::sys::kill(-self.pid, sig)
         } else {

@@ -228,6 +228,50 @@ fn thug_kills_a_child_that_ignores_sigterm() {
 }
 
 #[test]
+fn thug_kills_a_child_that_keeps_a_stop_signal_blocked() {
+    // Blocked, not ignored: forwarded first, SIGKILL only once it is still pending 100 ms later.
+    for mode in MODES {
+        let d = Running::start(
+            mode,
+            &[
+                "--thug",
+                "perl",
+                "-e",
+                "use POSIX; sigprocmask(SIG_BLOCK, POSIX::SigSet->new(SIGTERM)); \
+                 $| = 1; print qq(ready\n); sleep 60",
+            ],
+        );
+        d.expect_line("ready");
+        d.signal(libc::SIGTERM);
+        assert_eq!(d.finish().code, 137, "{mode:?}");
+    }
+}
+
+#[test]
+fn thug_spares_a_child_that_blocks_a_stop_signal_only_for_a_moment() {
+    // A shell in `wait` blocks every signal between sigprocmask and sigsuspend; a child caught in
+    // such a moment must get the signal, not SIGKILL. This one blocks SIGTERM until it is pending,
+    // then unblocks it and its handler runs.
+    for mode in MODES {
+        let d = Running::start(
+            mode,
+            &[
+                "--thug",
+                "perl",
+                "-e",
+                "use POSIX; $SIG{TERM} = sub { exit 9 }; my $t = POSIX::SigSet->new(SIGTERM); \
+                 sigprocmask(SIG_BLOCK, $t); $| = 1; print qq(ready\n); my $p = POSIX::SigSet->new; \
+                 do { sigpending($p) } until $p->ismember(SIGTERM); sigprocmask(SIG_UNBLOCK, $t); \
+                 sleep 60",
+            ],
+        );
+        d.expect_line("ready");
+        d.signal(libc::SIGTERM);
+        assert_eq!(d.finish().code, 9, "{mode:?}");
+    }
+}
+
+#[test]
 fn process_group_forwarding_reaches_grandchildren() {
     for mode in MODES {
         let d = Running::start(mode, &["-d", "-g", "bash", "-c", "sleep 20; echo after"]);
@@ -475,6 +519,57 @@ fn startup_code_is_handed_back_once_the_child_runs() {
             .unwrap_or(0);
         assert!(released > 0, "{mode:?}: {}", d.stderr());
         // dock still does its job afterwards: the code it needs comes back.
+        d.signal(libc::SIGTERM);
+        assert_eq!(d.finish().code, 143, "{mode:?}");
+    }
+}
+
+/// `se.slice` of `/proc/<pid>/sched` in ns (Linux 6.6+ with CONFIG_SCHED_DEBUG), if shown.
+fn sched_slice(pid: i32) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/sched")).ok()?;
+    let line = text.lines().find(|l| l.starts_with("se.slice"))?;
+    line.rsplit(':').next()?.trim().parse().ok()
+}
+
+/// Linux 6.12 or later: a `SCHED_OTHER` task's `sched_runtime` is its slice (EEVDF custom slices).
+fn kernel_honours_custom_slices() -> bool {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .ok()
+        .and_then(|release| {
+            let mut nums = release.split(|c: char| !c.is_ascii_digit());
+            let major: u32 = nums.next()?.parse().ok()?;
+            let minor: u32 = nums.next()?.parse().ok()?;
+            Some((major, minor) >= (6, 12))
+        })
+        .unwrap_or(false)
+}
+
+#[test]
+fn dock_asks_for_the_shortest_slice_and_the_child_keeps_the_default() {
+    if !kernel_honours_custom_slices() {
+        eprintln!("skipped: the kernel predates custom slices (Linux 6.12)");
+        return;
+    }
+    for mode in MODES {
+        let d = sh(mode, &[], "echo ready; exec sleep 60");
+        d.expect_line("ready");
+        let dock = d.dock_pid();
+        let children = std::fs::read_to_string(format!("/proc/{dock}/task/{dock}/children"))
+            .expect("dock's children");
+        let child: i32 = children.trim().parse().expect("one child");
+        if sched_slice(dock).is_none() {
+            eprintln!("skipped: /proc/<pid>/sched shows no se.slice");
+            return;
+        }
+        // Asked right after the spawn returns, which may be just after the child's first line.
+        util::wait_until("dock's slice is 0.1 ms", || {
+            sched_slice(dock) == Some(100_000)
+        });
+        assert_ne!(
+            sched_slice(child),
+            Some(100_000),
+            "{mode:?}: the child keeps the default slice"
+        );
         d.signal(libc::SIGTERM);
         assert_eq!(d.finish().code, 143, "{mode:?}");
     }
