@@ -35,26 +35,37 @@ unsafe extern "C" fn segments(
     // SAFETY: as above: `dlpi_phnum` headers start at `dlpi_phdr`.
     let phdrs = unsafe { std::slice::from_raw_parts(info.dlpi_phdr, info.dlpi_phnum as usize) };
     let page = 4096usize;
+    // The pages of this very function run again as soon as madvise returns: released, they would
+    // fault back, and fault-around would map the 64 kB around them too (mm/memory.c
+    // do_fault_around), pages the idle loop may never need. So they stay.
+    let here = segments as *const () as usize / page * page;
+    let keep = here..here + KEEP_PAGES * page;
     for ph in phdrs {
         if ph.p_type != libc::PT_LOAD || ph.p_flags & libc::PF_W != 0 {
             continue;
         }
         let start = (info.dlpi_addr as usize + ph.p_vaddr as usize).next_multiple_of(page);
         let end = (info.dlpi_addr as usize + (ph.p_vaddr + ph.p_filesz) as usize) / page * page;
-        if end <= start {
-            continue;
-        }
-        // SAFETY: [start, end) is whole pages of a read-only, file-backed mapping of our own
-        // executable: its contents are the file's, so MADV_DONTNEED only drops page-table entries
-        // and the next access maps the same bytes back from the page cache.
-        if unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED) }
-            == 0
-        {
-            *released += end - start;
+        for (from, to) in [(start, end.min(keep.start)), (start.max(keep.end), end)] {
+            if to <= from {
+                continue;
+            }
+            // SAFETY: [from, to) is whole pages of a read-only, file-backed mapping of our own
+            // executable: its contents are the file's, so MADV_DONTNEED only drops page-table
+            // entries and the next access maps the same bytes back from the page cache.
+            if unsafe { libc::madvise(from as *mut libc::c_void, to - from, libc::MADV_DONTNEED) }
+                == 0
+            {
+                *released += to - from;
+            }
         }
     }
     1
 }
+
+/// Pages kept from the page of [`segments`] on: the callback is a few hundred bytes, so two pages
+/// cover it wherever it starts.
+const KEEP_PAGES: usize = 2;
 
 #[cfg(test)]
 mod tests {
