@@ -151,11 +151,16 @@ pub fn run(config: Config, mask: OrigMask) -> Result<ChildExit, Error> {
     // then sleeps in rt_sigtimedwait, so a forwarded signal costs one system call less.
     let mut signals_only =
         stdio.is_inherited() && rotator.is_none() && ports.is_none() && hook.is_none();
-    // An exit storm (many orphans dying at once): after a pass that reaped STORM_REAPED or more,
-    // SIGCHLD waits until `storm` (STORM_GATHER) so the next pass finds a batch. Every waitpid scans
-    // all of dock's children (kernel/exit.c do_wait), so reacting to each exit alone costs a scan of
-    // thousands per zombie. Other signals are forwarded meanwhile; `reap_due`: a SIGCHLD was held.
+    // An exit storm (many orphans dying at once): after a pass that reaped STORM_REAPED or more, or
+    // two passes with exits less than STORM_GATHER apart, SIGCHLD waits until `storm` (a window of `window`, STORM_GATHER at first) so the next pass
+    // finds a batch. Every waitpid scans dock's children up to the first zombie, and the last one
+    // of a pass, which finds none, scans them all (kernel/exit.c do_wait): reacting to each exit
+    // alone costs a scan of thousands per zombie, and each window costs one. So the window doubles
+    // (up to STORM_GATHER_MAX) while passes still find zombies. Other signals are forwarded
+    // meanwhile; `reap_due`: a SIGCHLD was held.
     let mut storm: Option<Instant> = None;
+    let mut window = STORM_GATHER;
+    let mut last_exit: Option<Instant> = None;
     let mut reap_due = false;
     loop {
         // The next deadline of the loop itself: the storm's window, a --thug re-check.
@@ -169,7 +174,7 @@ pub fn run(config: Config, mask: OrigMask) -> Result<ChildExit, Error> {
             match signals.wait(timeout, storm.is_some()) {
                 Ok(Some(sig)) => {
                     let n = on_signal(sig, &mut sup, &mut stdio, &mut r, &mut hook, &mut ports);
-                    storm = storm.or(after_storm(n));
+                    storm = storm.or(after_storm(n, &mut last_exit));
                 }
                 Ok(None) => {}
                 Err(e) => {
@@ -195,12 +200,12 @@ pub fn run(config: Config, mask: OrigMask) -> Result<ChildExit, Error> {
                             continue;
                         }
                         let n = on_signal(sig, &mut sup, &mut stdio, &mut r, &mut hook, &mut ports);
-                        storm = storm.or(after_storm(n));
+                        storm = storm.or(after_storm(n, &mut last_exit));
                     }
                 }
                 Source::MainPidfd => {
                     let n = reap(&mut sup, &mut r, &mut hook, &mut ports);
-                    storm = storm.or(after_storm(n));
+                    storm = storm.or(after_storm(n, &mut last_exit));
                 }
                 Source::TeardownTimer => sup.on_timer(&mut r),
                 Source::ExitTimer => {
@@ -237,8 +242,12 @@ pub fn run(config: Config, mask: OrigMask) -> Result<ChildExit, Error> {
                 // The storm lasts while windows bring exits at all: ending it on a quieter window
                 // would answer the next exits one by one again, each with a full scan.
                 let n = reap(&mut sup, &mut r, &mut hook, &mut ports);
-                storm = (n > 0).then(|| Instant::now() + STORM_GATHER);
+                window = (window * 2).min(STORM_GATHER_MAX);
+                storm = (n > 0).then(|| Instant::now() + window);
             }
+        }
+        if storm.is_none() {
+            window = STORM_GATHER;
         }
         if sup.thug_due().is_some_and(|at| Instant::now() >= at) {
             sup.on_thug_recheck();
@@ -310,10 +319,24 @@ const SLICE_NS: u64 = 100_000;
 const STORM_REAPED: usize = 16;
 /// How long SIGCHLD waits during an exit storm, so zombies gather for one pass (ms).
 const STORM_GATHER: Duration = Duration::from_millis(2);
+/// The longest window: how late, at most, dock notices the main child's exit during a storm when
+/// it waits in rt_sigtimedwait (ms).
+const STORM_GATHER_MAX: Duration = Duration::from_millis(32);
 
-/// When a pass reaped `n`: the end of the next gathering window if that was a storm.
-fn after_storm(n: usize) -> Option<Instant> {
-    (n >= STORM_REAPED).then(|| Instant::now() + STORM_GATHER)
+/// When a pass reaped `n`: the end of the first gathering window if exits come as a storm: this
+/// pass reaped STORM_REAPED or more, or it reaped any within STORM_GATHER of the last pass that
+/// did (`last_exit`, updated here).
+fn after_storm(n: usize, last_exit: &mut Option<Instant>) -> Option<Instant> {
+    if n == 0 {
+        return None;
+    }
+    let now = Instant::now();
+    // dock answers a SIGCHLD within µs (its short slice), so a storm can also show as passes of
+    // one or two exits each, in quick succession.
+    let close = last_exit
+        .replace(now)
+        .is_some_and(|t| now.duration_since(t) < STORM_GATHER);
+    (n >= STORM_REAPED || close).then(|| now + STORM_GATHER)
 }
 
 /// One reaping pass; returns how many processes it reaped.
@@ -354,4 +377,23 @@ fn on_signal(
         }
     }
     0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_storm_is_a_big_pass_or_passes_close_together() {
+        let mut last = None;
+        assert_eq!(after_storm(0, &mut last), None, "a pass without exits");
+        assert_eq!(last, None);
+        assert_eq!(after_storm(1, &mut last), None, "one exit alone");
+        // A second exit at once (well within 2 ms) makes a storm.
+        assert!(after_storm(1, &mut last).is_some());
+        // An exit long after the last one does not.
+        let mut old = Some(Instant::now() - STORM_GATHER * 10);
+        assert_eq!(after_storm(2, &mut old), None);
+        assert!(after_storm(STORM_REAPED, &mut None).is_some());
+    }
 }
