@@ -62,6 +62,21 @@ pub fn request_slice(slice_ns: u64) -> io::Result<bool> {
     Ok(true)
 }
 
+/// Whether the running kernel honours [`request_slice`]: Linux 6.12 or later, from
+/// `/proc/sys/kernel/osrelease` (`false` when unreadable). For tests and diagnostics; dock itself
+/// asks either way, since older kernels ignore the request.
+pub fn kernel_honours_slices() -> bool {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .ok()
+        .and_then(|release| {
+            let mut nums = release.split(|c: char| !c.is_ascii_digit());
+            let major: u32 = nums.next()?.parse().ok()?;
+            let minor: u32 = nums.next()?.parse().ok()?;
+            Some((major, minor) >= (6, 12))
+        })
+        .unwrap_or(false)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -85,15 +100,7 @@ mod tests {
         assert!(got.0, "a test thread runs SCHED_OTHER");
         // /proc/<pid>/sched shows `se.slice` (CONFIG_SCHED_DEBUG); kernels before 6.12 ignore the
         // request, so only there is the value checked.
-        let honoured = std::fs::read_to_string("/proc/sys/kernel/osrelease")
-            .ok()
-            .and_then(|release| {
-                let mut nums = release.split(|c: char| !c.is_ascii_digit());
-                let major: u32 = nums.next()?.parse().ok()?;
-                let minor: u32 = nums.next()?.parse().ok()?;
-                Some((major, minor) >= (6, 12))
-            })
-            .unwrap_or(false);
+        let honoured = kernel_honours_slices();
         let slice = got.1.ok().and_then(|text| {
             let line = text.lines().find(|l| l.starts_with("se.slice"))?.to_owned();
             line.rsplit(':').next()?.trim().parse::<u64>().ok()

@@ -531,22 +531,9 @@ fn sched_slice(pid: i32) -> Option<u64> {
     line.rsplit(':').next()?.trim().parse().ok()
 }
 
-/// Linux 6.12 or later: a `SCHED_OTHER` task's `sched_runtime` is its slice (EEVDF custom slices).
-fn kernel_honours_custom_slices() -> bool {
-    std::fs::read_to_string("/proc/sys/kernel/osrelease")
-        .ok()
-        .and_then(|release| {
-            let mut nums = release.split(|c: char| !c.is_ascii_digit());
-            let major: u32 = nums.next()?.parse().ok()?;
-            let minor: u32 = nums.next()?.parse().ok()?;
-            Some((major, minor) >= (6, 12))
-        })
-        .unwrap_or(false)
-}
-
 #[test]
 fn dock_asks_for_the_shortest_slice_and_the_child_keeps_the_default() {
-    if !kernel_honours_custom_slices() {
+    if !dock::sys::sched::kernel_honours_slices() {
         eprintln!("skipped: the kernel predates custom slices (Linux 6.12)");
         return;
     }
