@@ -15,6 +15,29 @@ use std::fs;
 use std::io;
 use std::path::Path;
 
+/// Whether `/proc` shows dock's own PID namespace: `/proc/self` names dock's own pid (proc(5)). A
+/// `/proc` mounted for another namespace (`unshare --pid --fork` without `--mount-proc`) shows
+/// other processes under the same numbers (pid 2 is then the host's kthreadd), so dock must not act
+/// on what it reads there: `--thug` then forwards without looking, and teardown outside PID 1
+/// signals the main child's process group instead of walking the tree. Checked once; the first
+/// `false` logs one warning.
+pub fn is_own() -> bool {
+    static OWN: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *OWN.get_or_init(|| {
+        let own = fs::read_link("/proc/self")
+            .ok()
+            .and_then(|p| p.to_str()?.parse::<u32>().ok())
+            == Some(std::process::id());
+        if !own {
+            crate::warn!(
+                "/proc is not this PID namespace's (mount it, e.g. unshare --mount-proc): --thug \
+                 cannot see the child's signal masks and teardown cannot see descendants"
+            );
+        }
+        own
+    })
+}
+
 /// Upper bound on the processes one scan visits: a fork bomb cannot make a poll tick unbounded.
 const MAX_PROCS: usize = 4096;
 

@@ -69,9 +69,10 @@ pub struct Supervisor {
     /// The main child was reaped and the rest has not had its SIGTERM yet: it goes out at the end of
     /// the reap loop, and only if processes remain.
     term_due: bool,
-    /// `--thug`: a stop signal forwarded while the child blocked it, and when to look again whether
-    /// it is still blocked and pending ([`signals::Thug::Recheck`]).
-    thug_recheck: Option<(i32, Instant)>,
+    /// `--thug`: the stop signals forwarded while the child blocked them (bit S-1 for signal S), and
+    /// when to look again whether one is still blocked and pending ([`signals::Thug::Recheck`]).
+    /// Set by the first such signal; later ones join it without moving the deadline.
+    thug_recheck: Option<(u64, Instant)>,
 }
 
 impl Supervisor {
@@ -172,7 +173,7 @@ impl Supervisor {
             return;
         }
         let mut sig = sig;
-        if self.thug && signals::STOP_SIGNALS.contains(&sig) {
+        if self.thug && signals::STOP_SIGNALS.contains(&sig) && crate::procfs::is_own() {
             match signals::read_masks(self.pid).map(|m| signals::thug_verdict(sig, m)) {
                 Some(signals::Thug::Kill) => {
                     debug!(
@@ -183,13 +184,17 @@ impl Supervisor {
                     sig = libc::SIGKILL;
                 }
                 Some(signals::Thug::Recheck) => {
+                    // A signal repeated (Ctrl-C pressed again) must not push the SIGKILL back.
+                    let (bits, at) = self
+                        .thug_recheck
+                        .unwrap_or((0, Instant::now() + signals::THUG_RECHECK));
+                    self.thug_recheck = Some((bits | 1 << (sig - 1), at));
                     debug!(
                         "--thug: pid {} blocks {}: SIGKILL if it is still pending in {} ms",
                         self.pid,
                         signal_name(sig),
-                        signals::THUG_RECHECK.as_millis()
+                        at.saturating_duration_since(Instant::now()).as_millis()
                     );
-                    self.thug_recheck = Some((sig, Instant::now() + signals::THUG_RECHECK));
                 }
                 Some(signals::Thug::Forward) | None => {}
             }
@@ -202,17 +207,23 @@ impl Supervisor {
         self.thug_recheck.map(|(_, at)| at)
     }
 
-    /// At [`Supervisor::thug_due`]: SIGKILL for the main child if the stop signal is still blocked
-    /// and pending (`SigBlk` and `SigPnd`/`ShdPnd` of `/proc/<pid>/status`); nothing otherwise.
+    /// At [`Supervisor::thug_due`]: SIGKILL for the main child if one of the stop signals forwarded
+    /// while blocked is still blocked and pending (`SigBlk` and `SigPnd`/`ShdPnd` of
+    /// `/proc/<pid>/status`); nothing otherwise.
     pub fn on_thug_recheck(&mut self) {
-        let Some((sig, _)) = self.thug_recheck.take() else {
+        let Some((bits, _)) = self.thug_recheck.take() else {
             return;
         };
         if self.phase != Phase::Running {
             return;
         }
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid));
-        if status.is_ok_and(|s| signals::still_refused(sig, &s)) {
+        let Ok(status) = std::fs::read_to_string(format!("/proc/{}/status", self.pid)) else {
+            return;
+        };
+        let refused = signals::STOP_SIGNALS
+            .into_iter()
+            .find(|&s| bits & 1 << (s - 1) != 0 && signals::still_refused(s, &status));
+        if let Some(sig) = refused {
             debug!(
                 "--thug: pid {} still blocks {}: sending SIGKILL",
                 self.pid,
@@ -368,6 +379,18 @@ impl Supervisor {
             }
             if let Some(cont) = wake {
                 let _ = kill(Pid::from_raw(-1), cont);
+            }
+            return;
+        }
+        if !crate::procfs::is_own() {
+            // No tree to walk: at least the main child's process group, where its `&` jobs are.
+            match kill(Pid::from_raw(-self.pid), sig) {
+                Ok(()) => debug!("sent {} to process group {}", sig.as_str(), self.pid),
+                Err(Errno::ESRCH) => debug!("process group {} is gone", self.pid),
+                Err(e) => warn!("kill(-{}, {}): {e}", self.pid, sig.as_str()),
+            }
+            if let Some(cont) = wake {
+                let _ = kill(Pid::from_raw(-self.pid), cont);
             }
             return;
         }

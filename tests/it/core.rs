@@ -248,6 +248,83 @@ fn thug_kills_a_child_that_keeps_a_stop_signal_blocked() {
 }
 
 #[test]
+fn thug_does_not_postpone_the_kill_when_the_signal_repeats() {
+    // Ctrl-C pressed again and again: the 100 ms count from the first one, so dock ends a child
+    // that keeps SIGTERM blocked even while SIGTERMs keep coming every 10 ms.
+    let d = Running::start(
+        Mode::Pid1,
+        &[
+            "--thug",
+            "perl",
+            "-e",
+            "use POSIX; sigprocmask(SIG_BLOCK, POSIX::SigSet->new(SIGTERM)); \
+             $| = 1; print qq(ready\n); sleep 60",
+        ],
+    );
+    d.expect_line("ready");
+    let mut sent = 0;
+    while sent < 500 {
+        d.signal(libc::SIGTERM);
+        sent += 1;
+        if d.exited_within(Duration::from_millis(10)) {
+            break;
+        }
+    }
+    let f = d.finish();
+    assert_eq!(f.code, 137, "after {sent} SIGTERMs: {}", f.stderr);
+}
+
+#[test]
+fn with_another_namespaces_proc_thug_forwards_and_teardown_signals_the_group() {
+    // `unshare --pid --fork` without --mount-proc: /proc shows the host's processes, where pid 2 is
+    // kthreadd with every signal ignored. dock must not read masks or walk a tree there.
+    let mut cmd = std::process::Command::new("unshare");
+    cmd.args([
+        "--pid",
+        "--fork",
+        "--kill-child",
+        util::bin(),
+        "--thug",
+        "perl",
+        "-e",
+    ])
+    .arg("$SIG{TERM} = sub { exit 7 }; $| = 1; print qq(ready\n); sleep 60");
+    let d = Running::from_command(Mode::Pid1, cmd);
+    d.expect_line("ready");
+    d.signal(libc::SIGTERM);
+    let f = d.finish();
+    assert_eq!(f.code, 7, "{}", f.stderr);
+    assert!(
+        f.stderr.contains("/proc is not this PID namespace's"),
+        "{}",
+        f.stderr
+    );
+
+    // dock not PID 1 there: its leftover, an `&` job of the main child, still gets its SIGTERM.
+    let dir = util::TempDir::new("foreignproc");
+    let leftover = dir.path("leftover.pl");
+    std::fs::write(
+        &leftover,
+        "$SIG{TERM} = sub { print qq(cleaned\n); exit 0 }; $| = 1; print qq(ready\n); \
+         open(my $f, '>', $ARGV[0]) or die; close $f; sleep 60;\n",
+    )
+    .expect("writing the leftover");
+    // The main child exits once the leftover's handler is set (the FIFO opened for writing).
+    let gate = dir.path("gate");
+    let script = format!(
+        "{} -- sh -c 'mkfifo {gate}; perl {leftover} {gate} & read x < {gate}; exit 3'",
+        util::bin()
+    );
+    let mut cmd = std::process::Command::new("unshare");
+    cmd.args(["--pid", "--fork", "--kill-child", "sh", "-c", &script]);
+    let d = Running::from_command(Mode::Subreaper, cmd);
+    d.expect_line("ready");
+    d.expect_line("cleaned");
+    let f = d.finish();
+    assert_eq!(f.code, 3, "{}", f.stderr);
+}
+
+#[test]
 fn thug_spares_a_child_that_blocks_a_stop_signal_only_for_a_moment() {
     // A shell in `wait` blocks every signal between sigprocmask and sigsuspend; a child caught in
     // such a moment must get the signal, not SIGKILL. This one blocks SIGTERM until it is pending,
