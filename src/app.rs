@@ -90,11 +90,10 @@ pub fn run(config: Config, mask: OrigMask) -> Result<ChildExit, Error> {
     )?;
     let pid = sup.pid();
     let started = Instant::now();
-    // Every wakeup of dock is a few µs of work. With the shortest slice the fair scheduler grants,
-    // a signal for dock preempts a busy CPU's running task instead of waiting out its slice (up
-    // to milliseconds), so forwarding stays fast under load (Linux 6.12+; README: Core). Asked
-    // after the spawn: the main child keeps the default slice.
-    // During an exit storm dock goes back to the default slice (see the loop).
+    // Every wakeup of dock is a few µs of work. With the shortest slice the fair scheduler grants
+    // (Linux 6.12+), a signal for dock may preempt a busy CPU's running task instead of waiting out
+    // its slice (README: Core, what it measurably bought). Asked after the spawn: the main child
+    // keeps the default slice. During an exit storm dock goes back to the default (see the loop).
     let mut short_slice = match crate::sys::sched::request_slice(SLICE_NS) {
         Ok(true) => {
             debug!("asked for a {SLICE_NS} ns scheduler slice");
@@ -152,8 +151,8 @@ pub fn run(config: Config, mask: OrigMask) -> Result<ChildExit, Error> {
     let mut signals_only =
         stdio.is_inherited() && rotator.is_none() && ports.is_none() && hook.is_none();
     // An exit storm (many orphans dying at once): after a pass that reaped STORM_REAPED or more, or
-    // two passes with exits less than STORM_GATHER apart, SIGCHLD waits until `storm` (a window of `window`, STORM_GATHER at first) so the next pass
-    // finds a batch. Every waitpid scans dock's children up to the first zombie, and the last one
+    // two passes with exits less than STORM_GATHER apart, SIGCHLD waits until `storm` (the end of a
+    // window of `window`, STORM_GATHER at first) so the next pass finds a batch. Every waitpid scans dock's children up to the first zombie, and the last one
     // of a pass, which finds none, scans them all (kernel/exit.c do_wait): reacting to each exit
     // alone costs a scan of thousands per zombie, and each window costs one. So the window doubles
     // (up to STORM_GATHER_MAX) while passes still find zombies. Other signals are forwarded
@@ -237,17 +236,20 @@ pub fn run(config: Config, mask: OrigMask) -> Result<ChildExit, Error> {
             }
         }
         if storm.is_some_and(|end| Instant::now() >= end) {
-            storm = None;
-            if std::mem::take(&mut reap_due) {
-                // The storm lasts while windows bring exits at all: ending it on a quieter window
-                // would answer the next exits one by one again, each with a full scan.
-                let n = reap(&mut sup, &mut r, &mut hook, &mut ports);
+            // The storm lasts while windows bring exits at all: ending it on a quieter window
+            // would answer the next exits one by one again, each with a full scan.
+            let n = if std::mem::take(&mut reap_due) {
+                reap(&mut sup, &mut r, &mut hook, &mut ports)
+            } else {
+                0
+            };
+            if n > 0 {
                 window = (window * 2).min(STORM_GATHER_MAX);
-                storm = (n > 0).then(|| Instant::now() + window);
+                storm = Some(Instant::now() + window);
+            } else {
+                window = STORM_GATHER;
+                storm = None;
             }
-        }
-        if storm.is_none() {
-            window = STORM_GATHER;
         }
         if sup.thug_due().is_some_and(|at| Instant::now() >= at) {
             sup.on_thug_recheck();

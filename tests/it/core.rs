@@ -13,6 +13,15 @@ fn sh(mode: Mode, extra: &[&str], script: &str) -> Running {
     Running::start(mode, &args)
 }
 
+/// `dock --thug perl -e SCRIPT` in `mode`.
+fn thug_perl(mode: Mode, script: &str) -> Running {
+    Running::start(mode, &["--thug", "perl", "-e", script])
+}
+
+/// A child that keeps SIGTERM blocked for good, then says `ready`.
+const BLOCKS_TERM: &str = "use POSIX; sigprocmask(SIG_BLOCK, POSIX::SigSet->new(SIGTERM)); \
+                           $| = 1; print qq(ready\n); sleep 60";
+
 #[test]
 fn exit_codes_pass_through() {
     for mode in MODES {
@@ -231,16 +240,7 @@ fn thug_kills_a_child_that_ignores_sigterm() {
 fn thug_kills_a_child_that_keeps_a_stop_signal_blocked() {
     // Blocked, not ignored: forwarded first, SIGKILL only once it is still pending 100 ms later.
     for mode in MODES {
-        let d = Running::start(
-            mode,
-            &[
-                "--thug",
-                "perl",
-                "-e",
-                "use POSIX; sigprocmask(SIG_BLOCK, POSIX::SigSet->new(SIGTERM)); \
-                 $| = 1; print qq(ready\n); sleep 60",
-            ],
-        );
+        let d = thug_perl(mode, BLOCKS_TERM);
         d.expect_line("ready");
         d.signal(libc::SIGTERM);
         assert_eq!(d.finish().code, 137, "{mode:?}");
@@ -251,16 +251,7 @@ fn thug_kills_a_child_that_keeps_a_stop_signal_blocked() {
 fn thug_does_not_postpone_the_kill_when_the_signal_repeats() {
     // Ctrl-C pressed again and again: the 100 ms count from the first one, so dock ends a child
     // that keeps SIGTERM blocked even while SIGTERMs keep coming every 10 ms.
-    let d = Running::start(
-        Mode::Pid1,
-        &[
-            "--thug",
-            "perl",
-            "-e",
-            "use POSIX; sigprocmask(SIG_BLOCK, POSIX::SigSet->new(SIGTERM)); \
-             $| = 1; print qq(ready\n); sleep 60",
-        ],
-    );
+    let d = thug_perl(Mode::Pid1, BLOCKS_TERM);
     d.expect_line("ready");
     let mut sent = 0;
     while sent < 500 {
@@ -330,17 +321,12 @@ fn thug_spares_a_child_that_blocks_a_stop_signal_only_for_a_moment() {
     // such a moment must get the signal, not SIGKILL. This one blocks SIGTERM until it is pending,
     // then unblocks it and its handler runs.
     for mode in MODES {
-        let d = Running::start(
+        let d = thug_perl(
             mode,
-            &[
-                "--thug",
-                "perl",
-                "-e",
-                "use POSIX; $SIG{TERM} = sub { exit 9 }; my $t = POSIX::SigSet->new(SIGTERM); \
-                 sigprocmask(SIG_BLOCK, $t); $| = 1; print qq(ready\n); my $p = POSIX::SigSet->new; \
-                 do { sigpending($p) } until $p->ismember(SIGTERM); sigprocmask(SIG_UNBLOCK, $t); \
-                 sleep 60",
-            ],
+            "use POSIX; $SIG{TERM} = sub { exit 9 }; my $t = POSIX::SigSet->new(SIGTERM); \
+             sigprocmask(SIG_BLOCK, $t); $| = 1; print qq(ready\n); my $p = POSIX::SigSet->new; \
+             do { sigpending($p) } until $p->ismember(SIGTERM); sigprocmask(SIG_UNBLOCK, $t); \
+             sleep 60",
         );
         d.expect_line("ready");
         d.signal(libc::SIGTERM);
