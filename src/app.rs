@@ -90,25 +90,6 @@ pub fn run(config: Config, mask: OrigMask) -> Result<ChildExit, Error> {
     )?;
     let pid = sup.pid();
     let started = Instant::now();
-    // Every wakeup of dock is a few µs of work. With the shortest slice the fair scheduler grants
-    // (Linux 6.12+), a signal for dock may preempt a busy CPU's running task instead of waiting out
-    // its slice (README: Core, what it measurably bought). Asked after the spawn: the main child
-    // keeps the default slice. During an exit storm dock goes back to the default (see the loop).
-    let mut short_slice = match crate::sys::sched::request_slice(SLICE_NS) {
-        Ok(true) => {
-            debug!("asked for a {SLICE_NS} ns scheduler slice");
-            true
-        }
-        Ok(false) => {
-            debug!("not a fair-class scheduling policy: slice left alone");
-            false
-        }
-        Err(e) => {
-            debug!("sched_setattr: {e}: slice left alone");
-            false
-        }
-    };
-    let slice_adjustable = short_slice;
     // From here on nothing is fatal: a dying PID 1 takes the whole container with it.
     let log_err = |what: &str, e: std::io::Error| warn!("{what}: {e}");
     if let Err(e) = sup.register(&mut r) {
@@ -254,17 +235,6 @@ pub fn run(config: Config, mask: OrigMask) -> Result<ChildExit, Error> {
         if sup.thug_due().is_some_and(|at| Instant::now() >= at) {
             sup.on_thug_recheck();
         }
-        // A storm wants long reaping passes, not quick wakeups: the short slice would let every
-        // running orphan cut dock's pass short after 0.1 ms. The default slice while a storm
-        // lasts, the short one again after. (The reaping CPU figure swings too widely from run to
-        // run, for every init, to show the difference; see BENCHMARKS.md.)
-        if slice_adjustable && short_slice != storm.is_none() {
-            short_slice = storm.is_none();
-            let ns = if short_slice { SLICE_NS } else { 0 };
-            if let Err(e) = crate::sys::sched::request_slice(ns) {
-                debug!("sched_setattr: {e}");
-            }
-        }
         r.flush_removals();
         for notice in notices.drain(..) {
             match notice {
@@ -314,9 +284,6 @@ pub fn run(config: Config, mask: OrigMask) -> Result<ChildExit, Error> {
     Ok(exit)
 }
 
-/// The scheduler slice dock asks for, in ns: 0.1 ms, the least Linux grants (kernel/sched/syscalls.c
-/// clamps `sched_runtime` to 0.1–100 ms; the default is 0.7 ms × (1 + log2(CPUs))).
-const SLICE_NS: u64 = 100_000;
 /// Processes reaped in one pass from which dock treats the exits as a storm (see the loop).
 const STORM_REAPED: usize = 16;
 /// How long SIGCHLD waits during an exit storm, so zombies gather for one pass (ms).
@@ -333,8 +300,8 @@ fn after_storm(n: usize, last_exit: &mut Option<Instant>) -> Option<Instant> {
         return None;
     }
     let now = Instant::now();
-    // dock answers a SIGCHLD within µs (its short slice), so a storm can also show as passes of
-    // one or two exits each, in quick succession.
+    // dock may answer each SIGCHLD within µs (on an idle CPU), so a storm can also show as passes
+    // of one or two exits each, in quick succession.
     let close = last_exit
         .replace(now)
         .is_some_and(|t| now.duration_since(t) < STORM_GATHER);

@@ -7,7 +7,6 @@ pub mod fs;
 pub mod mem;
 pub mod pidfd;
 pub mod pty;
-pub mod sched;
 pub mod spawn;
 pub mod thread;
 pub mod timer;

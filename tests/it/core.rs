@@ -587,44 +587,6 @@ fn startup_code_is_handed_back_once_the_child_runs() {
     }
 }
 
-/// `se.slice` of `/proc/<pid>/sched` in ns (Linux 6.6+ with CONFIG_SCHED_DEBUG), if shown.
-fn sched_slice(pid: i32) -> Option<u64> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/sched")).ok()?;
-    let line = text.lines().find(|l| l.starts_with("se.slice"))?;
-    line.rsplit(':').next()?.trim().parse().ok()
-}
-
-#[test]
-fn dock_asks_for_the_shortest_slice_and_the_child_keeps_the_default() {
-    if !dock::sys::sched::kernel_honours_slices() {
-        eprintln!("skipped: the kernel predates custom slices (Linux 6.12)");
-        return;
-    }
-    for mode in MODES {
-        let d = sh(mode, &[], "echo ready; exec sleep 60");
-        d.expect_line("ready");
-        let dock = d.dock_pid();
-        let children = std::fs::read_to_string(format!("/proc/{dock}/task/{dock}/children"))
-            .expect("dock's children");
-        let child: i32 = children.trim().parse().expect("one child");
-        if sched_slice(dock).is_none() {
-            eprintln!("skipped: /proc/<pid>/sched shows no se.slice");
-            return;
-        }
-        // Asked right after the spawn returns, which may be just after the child's first line.
-        util::wait_until("dock's slice is 0.1 ms", || {
-            sched_slice(dock) == Some(100_000)
-        });
-        assert_ne!(
-            sched_slice(child),
-            Some(100_000),
-            "{mode:?}: the child keeps the default slice"
-        );
-        d.signal(libc::SIGTERM);
-        assert_eq!(d.finish().code, 143, "{mode:?}");
-    }
-}
-
 #[test]
 fn an_ignored_sigchld_inherited_from_the_parent_loses_no_exit_status() {
     // With SIGCHLD ignored (kept across exec), the kernel would reap dock's children itself and their
