@@ -335,7 +335,7 @@ mod tests {
         // Its own session with the slave as controlling terminal, as dock spawns it.
         let setup = crate::sys::spawn::ChildSetup {
             mask: crate::sys::spawn::current_mask().unwrap(),
-            session: true,
+            leader: crate::sys::spawn::Leader::PtySession,
         };
         let sleep = std::ffi::OsStr::new("sleep");
         let fds = [Some(slave), None, None];

@@ -658,6 +658,72 @@ fn a_script_without_a_shebang_runs_with_the_shell_in_every_build() {
     }
 }
 
+/// Prints `pid=P pgrp=G sid=S dock_sid=D` for the shell dock runs (fields of proc(5) stat).
+const SESSION_OF_SH: &str =
+    "read -r p _ _ _ g s _ < /proc/$$/stat; read -r _ _ _ _ _ d _ < /proc/$PPID/stat; \
+                             echo pid=$p pgrp=$g sid=$s dock_sid=$d";
+
+#[test]
+fn without_a_terminal_the_child_leads_a_session_of_its_own() {
+    // As dumb-init and s6-supervise do; a container's PID 1 without `-t` has no terminal. `setsid`
+    // (util-linux) detaches this test from any terminal the developer runs it on.
+    for mode in MODES {
+        let mut cmd = std::process::Command::new("setsid");
+        cmd.arg(util::command(mode, &[]).get_program());
+        cmd.args(util::command(mode, &["sh", "-c", SESSION_OF_SH]).get_args());
+        let f = Running::from_command(mode, cmd).finish();
+        assert_eq!(f.code, 0, "{mode:?}: {}", f.stderr);
+        let pid = f
+            .stdout
+            .split(' ')
+            .next()
+            .and_then(|w| w.strip_prefix("pid="));
+        let pid = pid.expect("pid=");
+        assert!(
+            f.stdout.contains(&format!("pgrp={pid} sid={pid} ")),
+            "{mode:?}: {}",
+            f.stdout
+        );
+    }
+}
+
+#[test]
+fn on_a_terminal_the_child_stays_in_docks_session() {
+    // tini's way: its own process group in dock's session, so the child can still open /dev/tty and
+    // the shell's job control goes on working.
+    let harness = r#"
+import os, pty, sys
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], [sys.argv[1], "sh", "-c", sys.argv[2]])
+out = b""
+while True:
+    try:
+        d = os.read(fd, 4096)
+    except OSError:
+        d = b""
+    if not d:
+        break
+    out += d
+os.waitpid(pid, 0)
+sys.stdout.write(out.decode(errors="replace"))
+"#;
+    let out = std::process::Command::new("python3")
+        .args(["-c", harness, util::bin(), SESSION_OF_SH])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let field = |k: &str| {
+        text.split_whitespace()
+            .find_map(|w| w.strip_prefix(k))
+            .unwrap_or_else(|| panic!("{k} in {text}"))
+            .to_string()
+    };
+    assert_eq!(field("pgrp="), field("pid="), "{text}");
+    assert_eq!(field("sid="), field("dock_sid="), "{text}");
+    assert_ne!(field("sid="), field("pid="), "{text}");
+}
+
 #[test]
 fn a_background_dock_leaves_the_terminal_to_the_shell() {
     // `dock CMD &` from an interactive shell: the child must not take the terminal's foreground (the
