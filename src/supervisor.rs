@@ -22,7 +22,7 @@ use crate::io::ChildStdio;
 use crate::reactor::{Reactor, Source};
 use crate::signals::{self, OrigMask};
 use crate::status::{signal_name, ChildExit};
-use crate::sys::spawn::{self, ChildSetup, Leader};
+use crate::sys::spawn::{self, ChildSetup};
 use crate::sys::timer::Timer;
 use crate::sys::{self, pidfd::PidFd};
 use crate::{debug, warn};
@@ -76,8 +76,7 @@ pub struct Supervisor {
 }
 
 impl Supervisor {
-    /// Spawns `command` with `stdio`, leading its own process group: in a session of its own unless
-    /// dock has a controlling terminal ([`Leader`]), with the pty as its terminal for a pty; the
+    /// Spawns `command` with `stdio`, in its own process group (or session, for a pty), with the
     /// original signal `mask` restored in the child.
     ///
     /// # Errors
@@ -95,14 +94,10 @@ impl Supervisor {
             return Err(Error::Usage(crate::cli::UsageError::NoCommand));
         };
         let timer = Timer::new().map_err(Error::sys("creating the teardown timer"))?;
-        let leader = if stdio.session {
-            Leader::PtySession
-        } else if spawn::has_controlling_terminal() {
-            Leader::ProcessGroup
-        } else {
-            Leader::Session
+        let setup = ChildSetup {
+            mask,
+            session: stdio.session,
         };
-        let setup = ChildSetup { mask, leader };
         let fds = [stdio.stdin, stdio.stdout, stdio.stderr];
         let child = spawn::spawn(prog, args, fds, setup).map_err(|source| {
             if spawn::is_clone_failure(&source) {

@@ -335,7 +335,7 @@ mod tests {
         // Its own session with the slave as controlling terminal, as dock spawns it.
         let setup = crate::sys::spawn::ChildSetup {
             mask: crate::sys::spawn::current_mask().unwrap(),
-            leader: crate::sys::spawn::Leader::PtySession,
+            session: true,
         };
         let sleep = std::ffi::OsStr::new("sleep");
         let fds = [Some(slave), None, None];

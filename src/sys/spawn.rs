@@ -40,54 +40,20 @@ pub fn is_clone_failure(e: &io::Error) -> bool {
     e.get_ref().is_some_and(|i| i.is::<CloneFailed>())
 }
 
-/// What the child leads: the process group it starts, and whether that group has a session of its
-/// own. In every case the child's process group id is its pid, which is what `-g` signals.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Leader {
-    /// A new session whose controlling terminal is the child's stdin, a pty slave (`setsid` +
-    /// `TIOCSCTTY`): the terminal `--io` serves over the network.
-    PtySession,
-    /// A new session without a controlling terminal (`setsid`), as dumb-init and s6-supervise
-    /// start theirs: when dock itself has no controlling terminal ([`has_controlling_terminal`]), as
-    /// in a container started without `-t`.
-    Session,
-    /// A new process group in dock's session (`setpgid(0, 0)`), as tini does, made the terminal's
-    /// foreground group when dock's group holds it: when dock has a controlling terminal, so that the
-    /// child can still open `/dev/tty` and the shell's job control goes on working.
-    ProcessGroup,
-}
-
 /// What the child needs between clone and exec.
 #[derive(Clone, Copy)]
 pub struct ChildSetup {
     /// dock's signal mask as it was before dock blocked everything; the child gets it back.
     pub mask: libc::sigset_t,
-    /// The process group (and session) the child starts.
-    pub leader: Leader,
-}
-
-/// Whether dock has a controlling terminal: `/dev/tty` opens (tty(4); ENXIO means none). Opened
-/// with O_NOCTTY and O_NONBLOCK, so it neither acquires a terminal nor waits for a serial line's
-/// carrier, and closed at once. When `/dev/tty` cannot tell (missing from a bare `/dev`, or not
-/// accessible), the answer is yes: the child then keeps tini's process group in dock's session.
-pub fn has_controlling_terminal() -> bool {
-    use std::os::unix::fs::OpenOptionsExt;
-    match std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .custom_flags(libc::O_NOCTTY | libc::O_NONBLOCK)
-        .open("/dev/tty")
-    {
-        Ok(_) => true,
-        Err(e) => e.raw_os_error() != Some(libc::ENXIO),
-    }
+    /// Start a new session and take the child's stdin (a pty slave) as controlling terminal
+    /// (`setsid` + `TIOCSCTTY`); otherwise only a new process group (`setpgid(0, 0)`).
+    pub session: bool,
 }
 
 /// The started child: its pid and a pidfd for it (close-on-exec).
 #[derive(Debug)]
 pub struct Spawned {
-    /// The child's pid; also its process group id (and its session id unless
-    /// [`Leader::ProcessGroup`]).
+    /// The child's pid; also its process group id (and session id with [`ChildSetup::session`]).
     pub pid: i32,
     /// A pidfd referring to the child.
     pub pidfd: PidFd,
@@ -216,14 +182,9 @@ extern "C" fn child(arg: *mut libc::c_void) -> libc::c_int {
                 fail(a);
             }
         }
-        if a.setup.leader == Leader::PtySession {
+        if a.setup.session {
             // The pty slave is now our stdin: make it the new session's controlling terminal.
             if libc::setsid() == -1 || libc::ioctl(0, libc::TIOCSCTTY, 0) == -1 {
-                fail(a);
-            }
-        } else if a.setup.leader == Leader::Session {
-            // A fresh pid leads no group yet, so setsid cannot fail with EPERM.
-            if libc::setsid() == -1 {
                 fail(a);
             }
         } else {
@@ -354,7 +315,7 @@ mod tests {
     fn setup() -> ChildSetup {
         ChildSetup {
             mask: current_mask().unwrap(),
-            leader: Leader::ProcessGroup,
+            session: false,
         }
     }
 
@@ -367,17 +328,12 @@ mod tests {
 
     /// Spawns `sh ARGS...` with its stdout on a pipe; returns the child and everything it wrote.
     fn sh_stdout(args: &[OsString]) -> (Spawned, String) {
-        sh_stdout_as(args, Leader::ProcessGroup)
-    }
-
-    /// [`sh_stdout`] with the child leading `leader`.
-    fn sh_stdout_as(args: &[OsString], leader: Leader) -> (Spawned, String) {
         let (mut r, w) = std::io::pipe().unwrap();
         let s = spawn(
             OsStr::new("sh"),
             args,
             [None, Some(w.into()), None],
-            ChildSetup { leader, ..setup() },
+            setup(),
         )
         .unwrap();
         let mut out = String::new();
@@ -401,20 +357,6 @@ mod tests {
     fn the_child_leads_its_own_process_group() {
         let (s, out) = sh_stdout(&["-c".into(), "cut -d' ' -f5 /proc/$$/stat".into()]);
         assert_eq!(out.trim(), s.pid.to_string());
-        wait(s.pid);
-    }
-
-    #[test]
-    fn a_session_leader_leads_its_process_group_and_its_session() {
-        // /proc/<pid>/stat after the command's ")": state, ppid, pgrp, session (proc(5)).
-        let args = ["-c".into(), "cut -d' ' -f5,6 /proc/$$/stat".into()];
-        let (s, out) = sh_stdout_as(&args, Leader::Session);
-        assert_eq!(out.trim(), format!("{0} {0}", s.pid));
-        wait(s.pid);
-        let (s, out) = sh_stdout_as(&args, Leader::ProcessGroup);
-        // SAFETY (test): getsid(0) reads our own session id.
-        let ours = unsafe { libc::getsid(0) };
-        assert_eq!(out.trim(), format!("{} {ours}", s.pid));
         wait(s.pid);
     }
 
