@@ -15,7 +15,7 @@ use crate::error::Error;
 use crate::hook::{Hook, Status};
 use crate::io::Stdio;
 use crate::ports::Readiness;
-use crate::reactor::{Notice, Reactor, Source};
+use crate::reactor::{Notice, Reactor, Ready, Source};
 use crate::rotate::Rotator;
 use crate::signals::{OrigMask, Signals};
 use crate::status::{signal_name, ChildExit};
@@ -39,7 +39,8 @@ pub fn run(config: Config, mask: OrigMask) -> Result<ChildExit, Error> {
     }
     let mut r = Reactor::new().map_err(Error::sys("creating the epoll instance"))?;
     let mut signals = Signals::new().map_err(Error::sys("creating the signalfd"))?;
-    r.add_fd(signals.as_raw_fd(), Source::Signals, Interest::READABLE)
+    let signals_token = r
+        .add_fd(signals.as_raw_fd(), Source::Signals, Interest::READABLE)
         .map_err(Error::sys("registering the signalfd"))?;
     let exit_timer = Timer::new().map_err(Error::sys("creating the exit timer"))?;
     r.add_fd(
@@ -131,6 +132,17 @@ pub fn run(config: Config, mask: OrigMask) -> Result<ChildExit, Error> {
     // then sleeps in rt_sigtimedwait, so a forwarded signal costs one system call less.
     let mut signals_only =
         stdio.is_inherited() && rotator.is_none() && ports.is_none() && hook.is_none();
+    // Meanwhile the signalfd is out of epoll: in epoll, each signal for dock would first run
+    // epoll's wakeup callback in the sender's kill(2) (signalfd_notify), 0.3 µs before dock
+    // itself is woken (README: Core). The poll loop puts it back, with whatever is pending.
+    let mut signals_watched = true;
+    if signals_only {
+        match r.pause_fd(signals.as_raw_fd()) {
+            Ok(()) => signals_watched = false,
+            Err(e) => debug!("taking the signalfd out of epoll: {e}"),
+        }
+    }
+    let mut resume_warned = false;
     // An exit storm (many orphans dying at once): after a pass that reaped STORM_REAPED or more, or
     // two passes with exits less than STORM_GATHER apart, SIGCHLD waits until `storm` (the end of a
     // window of `window`, STORM_GATHER at first) so the next pass finds a batch. Every waitpid scans dock's children up to the first zombie, and the last one
@@ -162,11 +174,37 @@ pub fn run(config: Config, mask: OrigMask) -> Result<ChildExit, Error> {
                     signals_only = false;
                 }
             }
-        } else if let Err(e) = r.poll_into(timeout, &mut ready) {
-            // epoll_wait only fails like this on a bug; keep the container alive, but do not spin.
-            warn!("epoll_wait: {e}");
-            std::thread::yield_now();
-            continue;
+        } else {
+            if !signals_watched {
+                match r.resume_fd(signals.as_raw_fd(), signals_token, Interest::READABLE) {
+                    Ok(()) => signals_watched = true,
+                    Err(e) if !resume_warned => {
+                        resume_warned = true;
+                        warn!("putting the signalfd back into epoll: {e} (reading it every 10 ms)");
+                    }
+                    Err(_) => {}
+                }
+            }
+            // Not back in epoll (ENOMEM): read the signalfd after every poll, at least every 10 ms.
+            let timeout = if signals_watched {
+                timeout
+            } else {
+                Some(timeout.map_or(SIGNALFD_RETRY, |t| t.min(SIGNALFD_RETRY)))
+            };
+            if let Err(e) = r.poll_into(timeout, &mut ready) {
+                // epoll_wait only fails like this on a bug; keep the container alive, but do not spin.
+                warn!("epoll_wait: {e}");
+                std::thread::yield_now();
+                continue;
+            }
+            if !signals_watched {
+                ready.push(Ready {
+                    token: signals_token,
+                    readable: true,
+                    writable: false,
+                    closed: false,
+                });
+            }
         }
         for &ev in &ready {
             let Some(source) = r.source(ev.token) else {
@@ -284,6 +322,8 @@ pub fn run(config: Config, mask: OrigMask) -> Result<ChildExit, Error> {
     Ok(exit)
 }
 
+/// How often the poll loop reads the signalfd itself if it could not be put back into epoll.
+const SIGNALFD_RETRY: Duration = Duration::from_millis(10);
 /// Processes reaped in one pass from which dock treats the exits as a storm (see the loop).
 const STORM_REAPED: usize = 16;
 /// How long SIGCHLD waits during an exit storm, so zombies gather for one pass (ms).

@@ -120,6 +120,27 @@ impl Reactor {
         self.remove(&mut SourceFd(&fd.as_raw_fd()), token);
     }
 
+    /// Takes a registered fd out of epoll but keeps its token, for [`Reactor::resume_fd`]: while
+    /// paused, whatever makes the fd ready wakes no epoll instance (epoll_ctl(2) EPOLL_CTL_DEL).
+    ///
+    /// # Errors
+    /// As `epoll_ctl` (EBADF, ENOENT when not registered).
+    pub fn pause_fd(&mut self, fd: RawFd) -> io::Result<()> {
+        self.poll.registry().deregister(&mut SourceFd(&fd))
+    }
+
+    /// Puts a fd paused by [`Reactor::pause_fd`] back under `token` with `interest`. Already ready
+    /// at that moment, it is reported at the next poll (edge-triggered registrations start with
+    /// the fd's current state).
+    ///
+    /// # Errors
+    /// As `epoll_ctl` EPOLL_CTL_ADD (ENOMEM, ENOSPC at `max_user_watches`).
+    pub fn resume_fd(&mut self, fd: RawFd, token: Token, interest: Interest) -> io::Result<()> {
+        self.poll
+            .registry()
+            .register(&mut SourceFd(&fd), token, interest)
+    }
+
     /// Which handler owns `token`, or `None` for a token removed earlier in this batch.
     pub fn source(&self, token: Token) -> Option<Source> {
         if self.removals.contains(&token) {
@@ -191,6 +212,25 @@ pub struct Ready {
 mod tests {
     use super::*;
     use std::os::fd::AsRawFd;
+
+    #[test]
+    fn a_paused_fd_reports_nothing_and_its_state_after_resume() {
+        let mut r = Reactor::new().unwrap();
+        let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+        let t = r
+            .add_fd(a.as_raw_fd(), Source::Signals, Interest::READABLE)
+            .unwrap();
+        r.pause_fd(a.as_raw_fd()).unwrap();
+        std::io::Write::write_all(&mut b, b"x").unwrap();
+        let mut ready = Vec::new();
+        r.poll_into(Some(Duration::ZERO), &mut ready).unwrap();
+        assert!(ready.is_empty(), "{ready:?}");
+        r.resume_fd(a.as_raw_fd(), t, Interest::READABLE).unwrap();
+        r.poll_into(Some(Duration::ZERO), &mut ready).unwrap();
+        assert_eq!(ready.len(), 1);
+        assert_eq!((ready[0].token, ready[0].readable), (t, true));
+        assert_eq!(r.source(t), Some(Source::Signals));
+    }
 
     #[test]
     fn removed_token_is_not_reused_within_a_batch() {
