@@ -49,7 +49,7 @@ fn params() -> &'static Params {
             Params {
                 orphans: 20_000,
                 orphan_runs: 3,
-                signal_rounds: 10_000,
+                signal_rounds: 20_000,
                 startup_runs: 300,
                 idle: Duration::from_secs(10),
                 teardown_runs: 5,
@@ -66,6 +66,10 @@ const USS_GOAL_KB: f64 = 600.0;
 
 /// One figure per init, in the order of [`inits`]; `None` when the init is missing.
 type Column = Vec<Option<f64>>;
+
+/// Median and p99 over the floor per init, the floor's (median, p99), and the best peer's name with
+/// the median of dock's per-round difference to it (µs).
+type SignalFigures = (Column, Column, (f64, f64), Option<(&'static str, f64)>);
 
 /// An init under test: its binary and the arguments before the command.
 struct Init {
@@ -179,7 +183,7 @@ fn main() {
         "peers: signal forwarding, {} rounds each",
         params().signal_rounds
     );
-    let (median, p99, floor) = signals(&inits, false);
+    let (median, p99, floor, paired) = signals(&inits, false);
     t.row(
         "signal forwarding, median µs over the floor",
         &median,
@@ -195,7 +199,7 @@ fn main() {
         |_, _| true,
     );
     eprintln!("peers: signal forwarding under load, a busy loop per CPU");
-    let (median_load, p99_load, floor_load) = signals(&inits, true);
+    let (median_load, p99_load, floor_load, paired_load) = signals(&inits, true);
     t.row(
         "… under load (a busy loop per CPU), median µs over the floor",
         &median_load,
@@ -247,6 +251,16 @@ fn main() {
     println!(
         "Floors: `true` alone {true_ms:.3} ms, `unshare --pid --fork true` {true1_ms:.3} ms (medians); direct kill → sigwaitinfo round trip {:.1} µs median, {:.1} µs p99 ({:.1} and {:.1} µs under load).",
         floor.0, floor.1, floor_load.0, floor_load.1
+    );
+    let pair = |p: Option<(&str, f64)>| {
+        p.map_or("n/a".to_string(), |(name, d)| {
+            format!("{d:+.2} µs against {name}")
+        })
+    };
+    println!(
+        "\nSignal forwarding, dock's round trip minus the best peer's in the same round (median of the per-round differences): {} ({} under load).",
+        pair(paired),
+        pair(paired_load)
     );
 }
 
@@ -501,7 +515,7 @@ fn startup(inits: &[Init], pid1: bool) -> (Column, f64) {
 /// Signal forwarding: USR1 to the init as PID 1 until its child's `sigwaitinfo` answers on a pipe, minus
 /// the same round trip with the signal sent straight to the child. (median µs, p99 µs) each, and the
 /// floor's (median, p99). `load`: with one busy-looping process per CPU running all along.
-fn signals(inits: &[Init], load: bool) -> (Column, Column, (f64, f64)) {
+fn signals(inits: &[Init], load: bool) -> SignalFigures {
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     let spinners: Vec<Child> = (0..if load { cpus } else { 0 })
         .map(|_| {
@@ -520,7 +534,7 @@ fn signals(inits: &[Init], load: bool) -> (Column, Column, (f64, f64)) {
 }
 
 /// The rounds of [`signals`], on whatever else the machine runs.
-fn signal_rounds(inits: &[Init]) -> (Column, Column, (f64, f64)) {
+fn signal_rounds(inits: &[Init]) -> SignalFigures {
     let round_trip = |pid: i32, out: &mut dyn Read| {
         let mut b = [0u8; 1];
         let t0 = Instant::now();
@@ -536,10 +550,11 @@ fn signal_rounds(inits: &[Init]) -> (Column, Column, (f64, f64)) {
     let mut direct_out = direct.stdout.take().unwrap();
     let mut b = [0u8; 1];
     direct_out.read_exact(&mut b).unwrap();
-    // Every init at once, the rounds interleaved (the direct one, then each init in turn), so that
-    // a change in the machine's state during the run weighs on all alike. Which init goes first
-    // turns with each round: an init's place in the round moves its figure by up to 1 µs (which
-    // caches the one before it left warm), the same for every init in the long run.
+    // Every init at once, the rounds interleaved (the direct one and each init once per round), so
+    // that a change in the machine's state during the run weighs on all alike. The order within a
+    // round is shuffled anew each round: which round trip comes just before moves a figure by up
+    // to 1 µs (what it left in the caches and where it left the scheduler), and a fixed or merely
+    // rotated order would hand each init the same neighbour every time.
     let mut running: Vec<Option<Pid1>> = inits
         .iter()
         .map(|i| present(i).then(|| Pid1::start(i, &["sigwait"], Stdio::null())))
@@ -549,16 +564,23 @@ fn signal_rounds(inits: &[Init]) -> (Column, Column, (f64, f64)) {
     }
     let mut f = Vec::with_capacity(params().signal_rounds);
     let mut each: Vec<Vec<f64>> = vec![Vec::with_capacity(params().signal_rounds); inits.len()];
+    // The direct round trip is slot `running.len()` of the order.
+    let mut order: Vec<usize> = (0..=running.len()).collect();
+    let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
     for n in 0..SIGNAL_WARMUP + params().signal_rounds {
-        let t = round_trip(direct.id() as i32, &mut direct_out);
-        if n >= SIGNAL_WARMUP {
-            f.push(t);
-        }
-        for k in 0..running.len() {
-            let i = (n + k) % running.len();
-            if let Some(p) = &mut running[i] {
-                let t = round_trip(p.pid, &mut p.out);
-                if n >= SIGNAL_WARMUP {
+        rng.shuffle(&mut order);
+        for &i in &order {
+            let t = if i == running.len() {
+                round_trip(direct.id() as i32, &mut direct_out)
+            } else if let Some(p) = &mut running[i] {
+                round_trip(p.pid, &mut p.out)
+            } else {
+                continue;
+            };
+            if n >= SIGNAL_WARMUP {
+                if i == running.len() {
+                    f.push(t);
+                } else {
                     each[i].push(t);
                 }
             }
@@ -568,6 +590,14 @@ fn signal_rounds(inits: &[Init]) -> (Column, Column, (f64, f64)) {
     let _ = direct.wait();
     drop(running);
     let floor = (percentile(&mut f, 50.0), percentile(&mut f, 99.0));
+    // dock against the peer with the lowest median, round by round (before `percentile` sorts).
+    let best_peer = (0..inits.len())
+        .filter(|&i| inits[i].peer && !each[i].is_empty())
+        .min_by(|&a, &b| median(&each[a]).total_cmp(&median(&each[b])));
+    let paired = best_peer.filter(|_| !each[0].is_empty()).map(|b| {
+        let mut d: Vec<f64> = each[0].iter().zip(&each[b]).map(|(x, y)| x - y).collect();
+        (inits[b].name, percentile(&mut d, 50.0))
+    });
     let mut med = Vec::new();
     let mut p99 = Vec::new();
     for v in &mut each {
@@ -579,7 +609,32 @@ fn signal_rounds(inits: &[Init]) -> (Column, Column, (f64, f64)) {
             p99.push(Some(percentile(v, 99.0) - floor.0));
         }
     }
-    (med, p99, floor)
+    (med, p99, floor, paired)
+}
+
+/// The median of `v`, leaving `v` as it is.
+fn median(v: &[f64]) -> f64 {
+    percentile(&mut v.to_vec(), 50.0)
+}
+
+/// A xorshift64 generator (Marsaglia 2003): a fixed, seeded order of rounds, no dependency.
+struct XorShift(u64);
+
+impl XorShift {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// Fisher–Yates.
+    fn shuffle<T>(&mut self, v: &mut [T]) {
+        for i in (1..v.len()).rev() {
+            let j = (self.next() % (i as u64 + 1)) as usize;
+            v.swap(i, j);
+        }
+    }
 }
 
 /// `params().orphans` processes re-parented to the init (PID 1) and blocked on one pipe, released at once by
