@@ -116,6 +116,24 @@ pub fn run(config: Config, mask: OrigMask) -> Result<ChildExit, Error> {
         }
     }
 
+    // Without a relay, rotation, readiness or hook, only a signal can need dock while the main child
+    // runs: its exit raises SIGCHLD too, and the teardown and exit timers are not armed yet. dock
+    // then sleeps in rt_sigtimedwait, so a forwarded signal costs one system call less.
+    let mut signals_only =
+        stdio.is_inherited() && rotator.is_none() && ports.is_none() && hook.is_none();
+    // Meanwhile the signalfd is out of epoll (taken out before the startup code is handed back,
+    // whose pages this would fault in again): in epoll, each signal for dock would first run
+    // epoll's wakeup callback in the sender's kill(2) (signalfd_notify), 0.3 µs before dock
+    // itself is woken (README: Core). The poll loop puts it back, with whatever is pending.
+    let mut signals_watched = true;
+    if signals_only {
+        match r.pause_fd(signals.as_raw_fd()) {
+            Ok(()) => signals_watched = false,
+            Err(e) => debug!("taking the signalfd out of epoll: {e}"),
+        }
+    }
+    let mut resume_warned = false;
+
     // Startup is over: its code is never run again (sys::mem).
     let released = crate::sys::mem::release_readonly_segments();
     debug!(
@@ -127,22 +145,6 @@ pub fn run(config: Config, mask: OrigMask) -> Result<ChildExit, Error> {
     let mut exit_deadline_armed = false;
     let mut exit_deadline_passed = false;
     let mut ready = Vec::with_capacity(crate::reactor::EVENTS_CAPACITY);
-    // Without a relay, rotation, readiness or hook, only a signal can need dock while the main child
-    // runs: its exit raises SIGCHLD too, and the teardown and exit timers are not armed yet. dock
-    // then sleeps in rt_sigtimedwait, so a forwarded signal costs one system call less.
-    let mut signals_only =
-        stdio.is_inherited() && rotator.is_none() && ports.is_none() && hook.is_none();
-    // Meanwhile the signalfd is out of epoll: in epoll, each signal for dock would first run
-    // epoll's wakeup callback in the sender's kill(2) (signalfd_notify), 0.3 µs before dock
-    // itself is woken (README: Core). The poll loop puts it back, with whatever is pending.
-    let mut signals_watched = true;
-    if signals_only {
-        match r.pause_fd(signals.as_raw_fd()) {
-            Ok(()) => signals_watched = false,
-            Err(e) => debug!("taking the signalfd out of epoll: {e}"),
-        }
-    }
-    let mut resume_warned = false;
     // An exit storm (many orphans dying at once): after a pass that reaped STORM_REAPED or more, or
     // two passes with exits less than STORM_GATHER apart, SIGCHLD waits until `storm` (the end of a
     // window of `window`, STORM_GATHER at first) so the next pass finds a batch. Every waitpid scans dock's children up to the first zombie, and the last one
