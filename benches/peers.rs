@@ -48,7 +48,7 @@ fn params() -> &'static Params {
         } else {
             Params {
                 orphans: 20_000,
-                orphan_runs: 3,
+                orphan_runs: 5,
                 signal_rounds: 20_000,
                 startup_runs: 300,
                 idle: Duration::from_secs(10),
@@ -640,17 +640,19 @@ impl XorShift {
 /// `params().orphans` processes re-parented to the init (PID 1) and blocked on one pipe, released at once by
 /// closing its write end: wall time until the init has reaped them all, and the init's CPU time meanwhile.
 fn orphans(inits: &[Init]) -> (Column, Column) {
+    // Run by run, each init in turn: the machine's drift between runs weighs on all alike.
+    let mut runs: Vec<Vec<(f64, f64)>> = vec![Vec::new(); inits.len()];
+    for _ in 0..params().orphan_runs {
+        for (i, init) in inits.iter().enumerate() {
+            if present(init) {
+                runs[i].extend(orphans_once(init));
+            }
+        }
+    }
     let mut reap = Vec::new();
     let mut cpu = Vec::new();
-    for init in inits {
-        if !present(init) {
-            reap.push(None);
-            cpu.push(None);
-            continue;
-        }
-        let (mut r, mut c): (Vec<f64>, Vec<f64>) = (0..params().orphan_runs)
-            .filter_map(|_| orphans_once(init))
-            .unzip();
+    for v in runs {
+        let (mut r, mut c): (Vec<f64>, Vec<f64>) = v.into_iter().unzip();
         reap.push((!r.is_empty()).then(|| percentile(&mut r, 50.0)));
         cpu.push((!c.is_empty()).then(|| percentile(&mut c, 50.0)));
     }

@@ -9,8 +9,9 @@
 //!    The pipe is small next to the volume, so the child's write rate is the relay's rate.
 //!
 //! The child is this executable re-run with `DOCK_BENCH_GEN`; it reports bytes and seconds in a file.
-//! Medians of [`RUNS`]. `DOCK_BENCH_COMPRESS_ONLY=1` runs part 1 only. The current file is truncated every 256 MB to bound disk use (O_APPEND writes
-//! simply continue at the new end).
+//! Medians of [`RUNS`]; the goal is checked on the median of the runs' own ratios (each "rot" run
+//! right after its "base" run). `DOCK_BENCH_COMPRESS_ONLY=1` runs part 1 only. The current file is
+//! truncated every 256 MB to bound disk use (O_APPEND writes simply continue at the new end).
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -25,7 +26,7 @@ const BASE_VOLUME: u64 = 1_000 * MB;
 const MAX_VOLUME: u64 = 8_000 * MB;
 const TRUNCATE_EVERY: u64 = 256 * MB;
 const CHUNK: usize = 64 * 1024;
-const RUNS: usize = 3;
+const RUNS: usize = 5;
 
 /// ~1 MiB of log lines with varying ids, paths, numbers: compresses like a real service log (a
 /// buffer of one repeated line would compress ~1000×, flattering deflate).
@@ -269,14 +270,18 @@ fn main() {
             gz_lines.push(l.split("written: ").nth(1).unwrap_or(l).to_string());
         }
     }
+    // Each run's own ratio first: a "rot" run follows its "base" run at once, so the two share the
+    // machine's state (page cache, writeback, neighbours), which drifts between runs.
+    let paired = median(rot.iter().zip(&base).map(|(r, b)| r / b).collect());
     let (p, b, r) = (median(plain), median(base), median(rot));
     println!("relay, no --log-rotate (splice allowed): {p:.0} MB/s (median of {RUNS})");
     println!("relay, --log-rotate on, no rotation in progress: {b:.0} MB/s (median of {RUNS})");
     println!("relay while a 100 MB file is gzipped: {r:.0} MB/s (median of {RUNS})");
     println!(
-        "during rotation / rotation on: {:.2} (goal >= 0.80): {}; / no --log-rotate: {:.2}",
+        "during rotation / rotation on, median of the {RUNS} runs' ratios: {paired:.2} (goal >= 0.80): {}; \
+         ratio of the medians {:.2}; / no --log-rotate: {:.2}",
+        if paired >= 0.80 { "ok" } else { "MISSED" },
         r / b,
-        if r / b >= 0.80 { "ok" } else { "MISSED" },
         r / p
     );
     for l in gz_lines {
