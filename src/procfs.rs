@@ -24,10 +24,7 @@ use std::path::Path;
 pub fn is_own() -> bool {
     static OWN: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *OWN.get_or_init(|| {
-        let own = fs::read_link("/proc/self")
-            .ok()
-            .and_then(|p| p.to_str()?.parse::<u32>().ok())
-            == Some(std::process::id());
+        let own = looks_own();
         if !own {
             crate::warn!(
                 "/proc is not this PID namespace's (mount it, e.g. unshare --mount-proc): --thug \
@@ -36,6 +33,14 @@ pub fn is_own() -> bool {
         }
         own
     })
+}
+
+/// [`is_own`]'s check itself, without the warning and not cached: `/proc/self` names dock's pid.
+pub fn looks_own() -> bool {
+    fs::read_link("/proc/self")
+        .ok()
+        .and_then(|p| p.to_str()?.parse::<u32>().ok())
+        == Some(std::process::id())
 }
 
 /// Upper bound on the processes one scan visits: a fork bomb cannot make a poll tick unbounded.

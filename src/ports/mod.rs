@@ -67,6 +67,16 @@ pub enum PortsError {
         #[source]
         source: io::Error,
     },
+    /// `--strict-port-binding` where `/proc` belongs to another PID namespace (`unshare --pid`
+    /// without `--mount-proc`): the listener's owner cannot be looked up there.
+    #[error(
+        "--strict-port-binding: /proc is not this PID namespace's, so the owner of port {port} \
+         cannot be checked (mount it, e.g. unshare --mount-proc)"
+    )]
+    ForeignProc {
+        /// The port.
+        port: u16,
+    },
 }
 
 /// The readiness poller.
@@ -96,8 +106,11 @@ impl Readiness {
     ///
     /// # Errors
     /// [`PortsError::Setup`]: no sock_diag socket (EMFILE, a kernel without `NETLINK_SOCK_DIAG`), no
-    /// timerfd.
+    /// timerfd. [`PortsError::ForeignProc`]: `strict` with another PID namespace's `/proc`.
     pub fn new(port: u16, strict: bool) -> Result<Readiness, PortsError> {
+        if strict && !crate::procfs::looks_own() {
+            return Err(PortsError::ForeignProc { port });
+        }
         let setup = |what| move |source| PortsError::Setup { port, what, source };
         Ok(Readiness {
             port,

@@ -280,3 +280,33 @@ fn bad_values_exit_2_before_anything_starts() {
         "nothing was started"
     );
 }
+
+#[test]
+fn strict_with_another_namespaces_proc_is_refused_before_the_start() {
+    // `unshare --pid --fork` without --mount-proc: /proc shows the host's processes, where the
+    // listener's owner cannot be looked up. One line, exit 2, nothing started.
+    let dir = TempDir::new("ports-foreign-proc");
+    let marker = dir.path("started");
+    let mut cmd = std::process::Command::new("unshare");
+    cmd.args(["--pid", "--fork", "--kill-child", util::bin()])
+        .args([
+            "--bind-port",
+            "8080",
+            "--strict-port-binding",
+            "touch",
+            &marker,
+        ]);
+    let f = Running::from_command(Mode::Pid1, cmd).finish();
+    assert_eq!(f.code, 2, "{}", f.stderr);
+    assert!(
+        f.stderr
+            .starts_with("dock: --strict-port-binding: /proc is not this PID namespace's"),
+        "{}",
+        f.stderr
+    );
+    assert_eq!(f.stderr.lines().count(), 1, "{}", f.stderr);
+    assert!(
+        !std::path::Path::new(&marker).exists(),
+        "nothing was started"
+    );
+}
