@@ -31,6 +31,15 @@ use crate::{debug, warn};
 /// process stuck in uninterruptible sleep cannot die; as PID 1 our exit makes the kernel kill it).
 pub const KILL_BOUND: Duration = Duration::from_secs(2);
 
+/// While processes are left after SIGKILL, how often dock looks for more and sends SIGKILL again
+/// (ms): outside PID 1 the processes are found by walking `/proc`, and one that a parent forked
+/// after the walk reached it, or that was re-parented to dock since, got no SIGKILL yet.
+pub const KILL_RECHECK: Duration = Duration::from_millis(20);
+
+/// How many times one round of signals walks the tree again for processes the previous walks did
+/// not list (forked meanwhile); a parent that forks without end is left to the next round.
+const WALKS: usize = 8;
+
 /// Where the supervisor is in the main child's life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
@@ -38,7 +47,7 @@ pub enum Phase {
     Running,
     /// The main child exited; SIGTERM sent to the rest; waiting up to the grace period.
     Draining,
-    /// SIGKILL sent to the rest; waiting up to [`KILL_BOUND`].
+    /// SIGKILL sent to the rest, and again every [`KILL_RECHECK`]; waiting up to [`KILL_BOUND`].
     Killed,
     /// Nothing is left (or the bound passed): dock may exit once output and hook are flushed.
     Done,
@@ -66,6 +75,8 @@ pub struct Supervisor {
     thug: bool,
     pid1: bool,
     started: Instant,
+    /// When the grace period's SIGKILL went out (meaningful in [`Phase::Killed`]).
+    killed_at: Instant,
     /// The main child was reaped and the rest has not had its SIGTERM yet: it goes out at the end of
     /// the reap loop, and only if processes remain.
     term_due: bool,
@@ -127,6 +138,7 @@ impl Supervisor {
             thug,
             pid1: std::process::id() == 1,
             started: Instant::now(),
+            killed_at: Instant::now(),
             term_due: false,
             thug_recheck: None,
         })
@@ -336,8 +348,20 @@ impl Supervisor {
                     self.grace.as_millis()
                 );
                 self.phase = Phase::Killed;
+                self.killed_at = Instant::now();
                 self.signal_rest(Signal::SIGKILL);
-                if let Err(e) = self.timer.arm(KILL_BOUND) {
+                if let Err(e) = self.timer.arm(KILL_RECHECK) {
+                    warn!("arming the kill timer: {e}");
+                }
+            }
+            Phase::Killed if self.killed_at.elapsed() < KILL_BOUND => {
+                // Still not all reaped: newcomers may have missed the SIGKILL (see KILL_RECHECK).
+                self.signal_rest(Signal::SIGKILL);
+                let left = KILL_BOUND.saturating_sub(self.killed_at.elapsed());
+                if let Err(e) = self
+                    .timer
+                    .arm(KILL_RECHECK.min(left).max(Duration::from_millis(1)))
+                {
                     warn!("arming the kill timer: {e}");
                 }
             }
@@ -392,17 +416,28 @@ impl Supervisor {
             }
             return;
         }
-        let pids = descendants(std::process::id() as i32);
-        for pid in &pids {
-            match kill(Pid::from_raw(*pid), sig) {
-                Ok(()) | Err(Errno::ESRCH) => {}
-                Err(e) => warn!("kill({pid}, {}): {e}", sig.as_str()),
+        // A walk is a snapshot: a process may fork between the walk and its own signal. Walk again
+        // until a walk finds nobody new (kill(-1) as PID 1 has no such gap: fork fails or restarts
+        // once the parent has a signal pending, kernel/fork.c).
+        let mut sent = std::collections::HashSet::new();
+        for _ in 0..WALKS {
+            let mut new = descendants(std::process::id() as i32);
+            new.retain(|p| !sent.contains(p));
+            if new.is_empty() {
+                break;
             }
-            if let Some(cont) = wake {
-                let _ = kill(Pid::from_raw(*pid), cont);
+            for pid in &new {
+                match kill(Pid::from_raw(*pid), sig) {
+                    Ok(()) | Err(Errno::ESRCH) => {}
+                    Err(e) => warn!("kill({pid}, {}): {e}", sig.as_str()),
+                }
+                if let Some(cont) = wake {
+                    let _ = kill(Pid::from_raw(*pid), cont);
+                }
             }
+            sent.extend(new);
         }
-        debug!("sent {} to {} descendant(s)", sig.as_str(), pids.len());
+        debug!("sent {} to {} descendant(s)", sig.as_str(), sent.len());
     }
 }
 

@@ -200,6 +200,50 @@ fn leftover_ignoring_sigterm_is_killed_after_the_grace_period() {
 }
 
 #[test]
+fn processes_forked_during_teardown_get_the_sigkill_too() {
+    // Loops that keep forking while dock tears down (a pre-fork master respawning workers): outside
+    // PID 1 dock finds processes by walking /proc, and a fork after the walk must not escape.
+    for mode in MODES {
+        let dir = TempDir::new("respawn");
+        // A copy of sleep under a name of its own, to count survivors by name afterwards.
+        let name = format!("dk{}", std::process::id() % 100_000);
+        let bin = dir.path(&name);
+        std::fs::copy("/bin/sleep", &bin).unwrap();
+        let script = format!(
+            "trap '' TERM; for j in 1 2 3 4 5; do (while :; do {bin} 1000 & {bin} 0.002; done) & done; \
+             {bin} 0.05; exit 3"
+        );
+        let f = sh(mode, &["--grace-period", "0.3"], &script).finish();
+        assert_eq!(f.code, 3, "{mode:?}: {}", f.stderr);
+        assert!(
+            !f.stderr.contains("still not reaped"),
+            "{mode:?}: {}",
+            f.stderr
+        );
+        let survivors = || {
+            std::fs::read_dir("/proc")
+                .unwrap()
+                .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+                .filter(|p| {
+                    std::fs::read_to_string(format!("/proc/{p}/comm"))
+                        .is_ok_and(|c| c.trim() == name)
+                        && util::proc_state(*p).is_some_and(|s| s != 'Z')
+                })
+                .collect::<Vec<_>>()
+        };
+        let left = survivors();
+        for p in &left {
+            let _ = dock::sys::kill(*p, libc::SIGKILL);
+        }
+        assert!(
+            left.is_empty(),
+            "{mode:?}: {} survived dock: {left:?}",
+            left.len()
+        );
+    }
+}
+
+#[test]
 fn subreaper_tears_down_orphans_without_a_pid_namespace() {
     let d = sh(Mode::Subreaper, &[], "sleep 60 & echo $!; exit 0");
     let orphan: i32 = d.line().parse().unwrap();
