@@ -184,12 +184,15 @@ fn main() {
         params().signal_rounds
     );
     let (median, p99, floor, paired) = signals(&inits, false);
+    // Judged round by round: the median of dock's difference to the best peer in the same round
+    // (the line under the table). The two medians alone differ by less than the machine's drift
+    // between rounds, which the per-round difference cancels.
     t.row(
         "signal forwarding, median µs over the floor",
         &median,
         1,
-        "≤ best peer".into(),
-        |d, best| d <= best,
+        "≤ best peer, round by round".into(),
+        move |_, _| paired.is_none_or(|(_, d)| d <= 0.0),
     );
     t.row(
         "signal forwarding, p99 µs over the floor median",
