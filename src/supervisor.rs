@@ -251,8 +251,7 @@ impl Supervisor {
         // while the phase is Running, so dock has not reaped the main child, and a pid stays taken
         // until its parent reaps it (wait(2)). pidfd_send_signal cost up to 0.5 µs more per signal
         // on the test machine (README: Core, Signals).
-        let target = if self.group { -self.pid } else { self.pid };
-        let result = crate::sys::kill(target, sig);
+        let result = crate::sys::kill(if self.group { -self.pid } else { self.pid }, sig);
         let target = if self.group { "process group" } else { "pid" };
         match result {
             Ok(()) => debug!("forwarded {} to {target} {}", signal_name(sig), self.pid),
