@@ -137,6 +137,11 @@ fn connect_blocking(target: &IoTarget, deadline: Instant) -> io::Result<Stream> 
                 }
                 match TcpStream::connect_timeout(&addr, left) {
                     Ok(s) => return Ok(Stream::Tcp(s)),
+                    // std's own timeout fires at the same deadline as `with_deadline`'s wait and can
+                    // win that race: it is the same 5 s, so it gets the same message.
+                    Err(e) if e.kind() == io::ErrorKind::TimedOut && Instant::now() >= deadline => {
+                        return Err(timed_out())
+                    }
                     Err(e) => last = e,
                 }
             }
