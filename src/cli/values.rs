@@ -232,14 +232,20 @@ pub fn parse_io(s: &str) -> Result<IoTarget, String> {
         if s.is_empty() {
             return Err("empty path".into());
         }
-        if s.starts_with("file:") || s.starts_with("unix:") {
+        if s.starts_with("file:") {
             return Err(
                 "a URL needs three slashes and an absolute path: file:///path/to/log".into(),
             );
         }
+        if s.starts_with("unix:") {
+            return Err(
+                "a URL needs three slashes and an absolute path: unix:///path/to/sock".into(),
+            );
+        }
         return Ok(IoTarget::File(PathBuf::from(s)));
     };
-    match scheme.to_ascii_lowercase().as_str() {
+    let scheme = scheme.to_ascii_lowercase();
+    match scheme.as_str() {
         "file" => {
             let path = rest.strip_prefix("localhost").unwrap_or(rest);
             if !path.starts_with('/') || path.len() < 2 {
@@ -474,6 +480,23 @@ mod tests {
             parse_io("unix:///run/x.sock").unwrap(),
             IoTarget::Unix("/run/x.sock".into())
         );
+        // The scheme is case-insensitive (RFC 3986, 3.1) all the way: `TCP://` is plain TCP.
+        for (url, tls) in [
+            ("TCP://h:1", false),
+            ("Tcp://h:1", false),
+            ("TLS://h:1", true),
+        ] {
+            assert_eq!(
+                parse_io(url).unwrap(),
+                IoTarget::Net {
+                    host: "h".into(),
+                    port: 1,
+                    tls
+                },
+                "{url}"
+            );
+        }
+        assert!(parse_io("unix:x.sock").unwrap_err().contains("unix:///"));
         for bad in [
             "ftp://x",
             "tcp://nohostport",

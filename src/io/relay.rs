@@ -401,7 +401,7 @@ impl Pump {
     fn write_failed(&mut self, e: &io::Error) {
         if e.kind() == io::ErrorKind::BrokenPipe && matches!(self.sink, Sink::Out(_)) {
             crate::debug!(
-                "the reader of dock's {} is gone: closing the child's",
+                "the reader of dock's {} is gone: closing the child's pipe",
                 self.name
             );
             self.reader_gone = true;
