@@ -71,12 +71,14 @@ pub fn run(config: Config, mask: OrigMask) -> Result<ChildExit, Error> {
         .hook
         .clone()
         .map(|url| {
-            // `crashed` (and anything still queued) gets at most a grace period once the child exited.
+            // `crashed` (and anything still queued) gets at most a grace period once the child exited,
+            // and at least EXIT_FLOOR: `--grace-period 0` means "no time for leftovers", not "drop
+            // the last status".
             Hook::new(
                 url,
                 config.ca_file.as_deref(),
                 config.insecure,
-                config.grace,
+                config.grace.max(EXIT_FLOOR),
             )
         })
         .transpose()?;
@@ -302,7 +304,7 @@ pub fn run(config: Config, mask: OrigMask) -> Result<ChildExit, Error> {
         if !exit_deadline_armed {
             // Every process is gone; give output and the `crashed` delivery at most a grace period.
             exit_deadline_armed = true;
-            let bound = config.grace.max(Duration::from_millis(100));
+            let bound = config.grace.max(EXIT_FLOOR);
             if let Err(e) = exit_timer.arm(bound) {
                 warn!("arming the exit timer: {e}");
                 break;
@@ -324,6 +326,9 @@ pub fn run(config: Config, mask: OrigMask) -> Result<ChildExit, Error> {
     Ok(exit)
 }
 
+/// The least time output and the last web hook status get once every process is gone, even with
+/// `--grace-period 0` (ms): a loopback delivery takes well under 1 ms.
+pub const EXIT_FLOOR: Duration = Duration::from_millis(100);
 /// How often the poll loop reads the signalfd itself if it could not be put back into epoll.
 const SIGNALFD_RETRY: Duration = Duration::from_millis(10);
 /// Processes reaped in one pass from which dock treats the exits as a storm (see the loop).

@@ -58,6 +58,14 @@ pub fn emit(args: fmt::Arguments<'_>) {
     }
 }
 
+/// A duration as a person reads it in a log line, in seconds with at most 3 decimals: "5 s",
+/// "1.5 s", "0.1 s" (`Duration`'s `Debug` gives "100ms", "0ns").
+pub fn seconds(d: std::time::Duration) -> String {
+    let s = format!("{:.3}", d.as_secs_f64());
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    format!("{s} s")
+}
+
 /// A debug line, printed only with `-d`.
 #[macro_export]
 macro_rules! debug {
@@ -74,4 +82,24 @@ macro_rules! warn {
     ($($arg:tt)*) => {
         $crate::log::emit(format_args!($($arg)*))
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn seconds_read_like_the_command_line() {
+        for (d, text) in [
+            (Duration::ZERO, "0 s"),
+            (Duration::from_millis(100), "0.1 s"),
+            (Duration::from_millis(1500), "1.5 s"),
+            (Duration::from_secs(5), "5 s"),
+            (Duration::from_secs(10), "10 s"),
+            (Duration::from_micros(1234567), "1.235 s"),
+        ] {
+            assert_eq!(seconds(d), text);
+        }
+    }
 }

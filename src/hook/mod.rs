@@ -441,10 +441,10 @@ impl Hook {
                 .map(|e| format!(" (last try: {e})"))
                 .unwrap_or_default();
             warn!(
-                "web hook {}: {} not delivered within the grace period ({:?}){why}",
+                "web hook {}: {} not delivered within the grace period ({}){why}",
                 self.label,
                 payload::status_name(item.status),
-                self.flush
+                crate::log::seconds(self.flush)
             );
         }
         self.phase_deadline = None;

@@ -280,6 +280,37 @@ fn killed_child_reports_143_and_sigterm() {
     assert_eq!(crashed.body["ps"]["signal"], "SIGTERM");
 }
 
+/// `--grace-period 0` gives leftovers no time, yet the last status is still sent: the hook gets the
+/// same 100 ms floor as the output.
+#[test]
+fn grace_period_0_still_delivers_crashed() {
+    let rx = receiver(vec![Reply::Status(200)], None);
+    let dir = TempDir::new("hook-grace0");
+    let gate = fifo(&dir);
+    let url = rx.url("/");
+    let script = format!("read _ < {gate}; exit 4");
+    let d = Running::start(
+        Mode::Pid1,
+        &[
+            "--grace-period",
+            "0",
+            "--web-hook",
+            &url,
+            "sh",
+            "-c",
+            &script,
+        ],
+    );
+    assert_eq!(rx.next().status(), "starting");
+    assert_eq!(rx.next().status(), "running");
+    release(&gate);
+    let crashed = rx.next();
+    let f = d.finish();
+    assert_eq!(f.code, 4, "{}", f.stderr);
+    assert_eq!(f.stderr, "");
+    assert_eq!(crashed.body["ps"]["exit_code"], 4);
+}
+
 #[test]
 fn running_is_dropped_when_the_child_exits_first() {
     let gate = Arc::new((Mutex::new(false), Condvar::new()));
