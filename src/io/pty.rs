@@ -238,14 +238,27 @@ impl PtyRelay {
     }
 
     /// At exit: sends what the child wrote and dock still holds, waiting for a slow peer at most until
-    /// `deadline`, then closes the connection (TLS `close_notify`).
+    /// `deadline` (what is left then is dropped with a log line), then closes the connection (TLS
+    /// `close_notify`).
     pub fn finish(&mut self, scratch: &mut [u8], deadline: Instant) {
         let mut notices = Vec::new();
         loop {
             self.run(None, scratch, &mut notices);
             let waiting = !self.to_peer.is_empty() || self.peer_backlog;
             let Some(peer) = &self.peer else { return };
-            if !waiting || !wait_writable(peer.fd(), deadline) {
+            if !waiting {
+                break;
+            }
+            if !wait_writable(peer.fd(), deadline) {
+                // Only TLS records may be left (rustls holds them, already counted as sent).
+                let what = match self.to_peer.rest().len() {
+                    0 => "the last TLS records".to_string(),
+                    n => format!("{n} bytes of the child's output"),
+                };
+                crate::warn!(
+                    "exiting with {what} not delivered: the --io peer did not take them within {}",
+                    crate::log::seconds(super::FINISH_TIMEOUT)
+                );
                 break;
             }
         }

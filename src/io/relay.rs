@@ -305,18 +305,39 @@ impl Pump {
     }
 
     /// At exit: relays what the pipe holds now (without waiting for EOF), waiting for a slow sink at
-    /// most until `deadline`.
+    /// most until `deadline`. What the sink did not take by then is dropped with one log line giving
+    /// its size (bytes; what was still in the pipe is counted up to [`PIPE_SIZE`]).
     pub fn finish(&mut self, scratch: &mut [u8], deadline: Instant) {
         loop {
             match self.run(None, scratch) {
                 Blocked::Source | Blocked::Done => return,
                 Blocked::Sink => {
                     if !wait_writable(self.sink.fd(), deadline) {
-                        return;
+                        break;
                     }
                 }
             }
         }
+        let mut lost = self.pending.len() - self.done;
+        if let Some(src) = &mut self.src {
+            // Every writer is gone (dock exits once every process is), so this ends at EOF; the cap
+            // bounds it should an outside process still hold the pipe.
+            while lost < PIPE_SIZE as usize {
+                match src.read(scratch) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => lost += n,
+                }
+            }
+        }
+        let sink = match self.sink {
+            Sink::File(_) => "the --io file".to_string(),
+            Sink::Out(_) => format!("dock's {}", self.name),
+        };
+        crate::warn!(
+            "exiting with {lost} bytes of the child's {} not delivered: {sink} did not take them within {}",
+            self.name,
+            crate::log::seconds(super::FINISH_TIMEOUT)
+        );
     }
 
     /// The file to splice into, when the bytes need no transformation: no prefix, and rotation does

@@ -434,6 +434,61 @@ fn connect_gives_up_after_5_s_with_exit_2() {
     drop(fill);
 }
 
+/// A reader of dock's stdout that takes nothing more: dock still exits with the child's status (after
+/// its 2 s for a slow sink at exit) and says how many bytes it could not deliver, rather than losing
+/// them silently.
+#[test]
+fn output_a_stalled_reader_never_took_is_reported_at_exit() {
+    // One 300 000-byte line and its newline; the prefix makes it 300 002 bytes.
+    let script = "head -c 300000 /dev/zero | tr '\\0' x; echo";
+    let mut c = util::command(
+        Mode::Subreaper,
+        &[
+            "--grace-period",
+            "0",
+            "--stdout-prefix",
+            "P",
+            "sh",
+            "-c",
+            script,
+        ],
+    );
+    c.stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let stderr = std::thread::spawn(move || {
+        let mut s = String::new();
+        err.read_to_string(&mut s).unwrap();
+        s
+    });
+    // The test reads nothing until dock is gone: the pipe's 64 KiB fill and stay full.
+    assert_eq!(util::exit_code_within_deadline(&mut child), Some(0));
+    let mut delivered = Vec::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_end(&mut delivered)
+        .unwrap();
+    let stderr = stderr.join().unwrap();
+    let lost: usize = stderr
+        .split("exiting with ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no count of undelivered bytes: {stderr}"));
+    assert!(
+        stderr.ends_with(
+            "bytes of the child's stdout not delivered: dock's stdout did not take them within 2 s\n"
+        ),
+        "{stderr}"
+    );
+    assert!(delivered.starts_with(b"Pxxx"));
+    assert_eq!(delivered.len() + lost, 300_002, "{stderr}");
+}
+
 #[test]
 fn a_plain_io_file_is_the_childs_own_stdout_and_stderr() {
     // Without a prefix or rotation nothing needs dock between the child and the file: fds 1 and 2 are
