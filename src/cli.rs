@@ -37,17 +37,23 @@ const DEFAULT_GRACE_PERIOD: &str = "5";
 pub struct Args {
     /// Where the child's stdio goes: file:///abs/path, a bare path, tcp://host:port,
     /// tls://host:port (alias ssl://), unix:///path
-    #[arg(long, env = "DOCK_IO", value_name = "URL", value_parser = clap::value_parser!(OsString))]
+    #[arg(long, env = "DOCK_IO", value_name = "URL", allow_hyphen_values = true,
+          value_parser = clap::value_parser!(OsString))]
     pub io: Option<OsString>,
     /// PUT a JSON status (starting, running, crashed) to this http:// or https:// URL
-    #[arg(long, env = "DOCK_WEB_HOOK", value_name = "URL")]
+    #[arg(
+        long,
+        env = "DOCK_WEB_HOOK",
+        value_name = "URL",
+        allow_hyphen_values = true
+    )]
     pub web_hook: Option<String>,
     /// The child is running only once this TCP port is listening (1-65535)
     #[arg(
         long,
         env = "DOCK_BIND_PORT",
         value_name = "PORT",
-        allow_negative_numbers = true
+        allow_hyphen_values = true
     )]
     pub bind_port: Option<String>,
     /// ... and only if the listener is dock or one of its descendants
@@ -59,7 +65,7 @@ pub struct Args {
         long,
         env = "DOCK_LOG_ROTATE",
         value_name = "PERIOD",
-        allow_negative_numbers = true
+        allow_hyphen_values = true
     )]
     pub log_rotate: Option<String>,
     /// Rotated archives to keep (the newest N)
@@ -68,11 +74,16 @@ pub struct Args {
         env = "DOCK_LOG_KEEP",
         value_name = "N",
         default_value = DEFAULT_LOG_KEEP,
-        allow_negative_numbers = true
+        allow_hyphen_values = true
     )]
     pub log_keep: String,
     /// Prefix every output line with P, in bold COLOR (white green blue magenta yellow cyan red)
-    #[arg(long, env = "DOCK_STDOUT_PREFIX", value_name = "P[:COLOR]")]
+    #[arg(
+        long,
+        env = "DOCK_STDOUT_PREFIX",
+        value_name = "P[:COLOR]",
+        allow_hyphen_values = true
+    )]
     pub stdout_prefix: Option<String>,
     /// Send SIGKILL for a stop signal (INT, TERM, QUIT) the child ignores, or keeps blocked 100 ms
     #[arg(long, env = "DOCK_THUG", action = ArgAction::SetTrue, value_parser = FalseyValueParser::new())]
@@ -83,7 +94,7 @@ pub struct Args {
         env = "DOCK_GRACE_PERIOD",
         value_name = "SECS",
         default_value = DEFAULT_GRACE_PERIOD,
-        allow_negative_numbers = true
+        allow_hyphen_values = true
     )]
     pub grace_period: String,
     /// Forward signals to the child's whole process group
@@ -91,7 +102,12 @@ pub struct Args {
           value_parser = FalseyValueParser::new())]
     pub process_group: bool,
     /// Extra trust roots (PEM) for tls:// and https://
-    #[arg(long, env = "DOCK_CA_FILE", value_name = "PATH")]
+    #[arg(
+        long,
+        env = "DOCK_CA_FILE",
+        value_name = "PATH",
+        allow_hyphen_values = true
+    )]
     pub ca_file: Option<PathBuf>,
     /// Skip TLS certificate verification
     #[arg(long, env = "DOCK_INSECURE", action = ArgAction::SetTrue, value_parser = FalseyValueParser::new())]
@@ -230,6 +246,9 @@ where
         }
     };
     if args.command.is_empty() {
+        // A bad value first: `dock --grace-period abc` (the command forgotten, or taken as the value)
+        // gets the one line naming the flag, not the whole help.
+        validate(args)?;
         let mut cmd = <Args as clap::CommandFactory>::command();
         return Ok(Parsed::Help(cmd.render_help().to_string()));
     }
@@ -475,6 +494,29 @@ mod tests {
         assert!(run(&["--io", "ftp://x", "true"]).is_err());
         assert!(run(&["--ca-file", "/nonexistent/ca.pem", "true"]).is_err());
         assert!(matches!(parse(["dock"]).unwrap(), Parsed::Help(_)));
+        // A value that starts with '-' is the flag's value (`--flag value` like `--flag=value`), so
+        // a bad one is named with its flag.
+        assert_eq!(
+            run(&["--stdout-prefix", "-> ", "true"])
+                .unwrap()
+                .prefix
+                .unwrap()
+                .text,
+            "-> "
+        );
+        for (flag, value) in [
+            ("--io", "-x"),
+            ("--web-hook", "--thug"),
+            ("--grace-period", "-d"),
+        ] {
+            let e = run(&[flag, value, "true"]).unwrap_err().to_string();
+            assert!(e.starts_with(&format!("{flag} '{value}'")), "{e}");
+        }
+        // No command, but a bad value: the value's one line, not the help.
+        let e = parse(["dock", "--grace-period", "abc"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("--grace-period 'abc'"), "{e}");
         assert!(matches!(parse(["dock", "-V"]).unwrap(), Parsed::Print(_)));
         assert!(matches!(parse(["dock", "-v"]).unwrap(), Parsed::Print(_)));
     }

@@ -61,9 +61,9 @@ pub enum Color {
 }
 
 impl Color {
-    /// The color named `name` (lower-case), if known.
+    /// The color named `name` (in any case: `cyan`, `CYAN`), if known.
     pub fn from_name(name: &str) -> Option<Color> {
-        Some(match name {
+        Some(match name.to_ascii_lowercase().as_str() {
             "white" => Color::White,
             "green" => Color::Green,
             "blue" => Color::Blue,
@@ -232,6 +232,12 @@ pub fn parse_io(s: &str) -> Result<IoTarget, String> {
         if s.is_empty() {
             return Err("empty path".into());
         }
+        if s.starts_with('-') {
+            // `dock --io -d cmd`: the value was forgotten; a log file named "-d" is not what was meant.
+            return Err(format!(
+                "looks like an option, not a path (a file of that name: ./{s})"
+            ));
+        }
         if s.starts_with("file:") {
             return Err(
                 "a URL needs three slashes and an absolute path: file:///path/to/log".into(),
@@ -381,6 +387,7 @@ mod tests {
             }
         );
         assert_eq!(parse_prefix("x:pink").unwrap().text, "x:pink");
+        assert_eq!(parse_prefix("web:CYAN").unwrap().color, Some(Color::Cyan));
         assert_eq!(
             parse_prefix(":green").unwrap().bytes(),
             b"\x1b[32;1m\x1b[0m"
@@ -497,6 +504,8 @@ mod tests {
             );
         }
         assert!(parse_io("unix:x.sock").unwrap_err().contains("unix:///"));
+        assert!(parse_io("-d").unwrap_err().contains("./-d"));
+        assert_eq!(parse_io("./-d").unwrap(), IoTarget::File("./-d".into()));
         for bad in [
             "ftp://x",
             "tcp://nohostport",
