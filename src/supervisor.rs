@@ -277,7 +277,10 @@ impl Supervisor {
             match sys::wait_any() {
                 Ok(None) => {
                     if std::mem::take(&mut self.term_due) {
-                        self.signal_rest(Signal::SIGTERM);
+                        if !self.signal_rest(Signal::SIGTERM) {
+                            self.give_up_unseen(r);
+                            break;
+                        }
                         if let Err(e) = self.timer.arm(self.grace) {
                             warn!("arming the grace timer: {e}");
                         }
@@ -348,14 +351,20 @@ impl Supervisor {
                 );
                 self.phase = Phase::Killed;
                 self.killed_at = Instant::now();
-                self.signal_rest(Signal::SIGKILL);
+                if !self.signal_rest(Signal::SIGKILL) {
+                    self.give_up_unseen(r);
+                    return;
+                }
                 if let Err(e) = self.timer.arm(KILL_RECHECK) {
                     warn!("arming the kill timer: {e}");
                 }
             }
             Phase::Killed if self.killed_at.elapsed() < KILL_BOUND => {
                 // Still not all reaped: newcomers may have missed the SIGKILL (see KILL_RECHECK).
-                self.signal_rest(Signal::SIGKILL);
+                if !self.signal_rest(Signal::SIGKILL) {
+                    self.give_up_unseen(r);
+                    return;
+                }
                 let left = KILL_BOUND.saturating_sub(self.killed_at.elapsed());
                 if let Err(e) = self
                     .timer
@@ -376,6 +385,17 @@ impl Supervisor {
         }
     }
 
+    /// Without this namespace's /proc, the main child's process group is all dock can signal; once it
+    /// is gone, waiting longer for processes outside it (never signalled, never found) gains nothing.
+    fn give_up_unseen(&mut self, r: &mut Reactor) {
+        warn!(
+            "process group {} is gone; processes outside it cannot be found without this PID \
+             namespace's /proc: exiting without them",
+            self.pid
+        );
+        self.finish(r, false);
+    }
+
     fn finish(&mut self, r: &mut Reactor, timer_armed: bool) {
         if timer_armed {
             let _ = self.timer.disarm();
@@ -388,8 +408,10 @@ impl Supervisor {
 
     /// Sends `sig` to every remaining process: as PID 1 of a PID namespace, `kill(-1, sig)` (everything
     /// but ourselves, kill(2)); otherwise every descendant found through /proc (a child subreaper
-    /// keeps orphans under it). A process vanishing mid-walk is skipped, never an error.
-    fn signal_rest(&self, sig: Signal) {
+    /// keeps orphans under it). A process vanishing mid-walk is skipped, never an error. False only
+    /// when nothing more can be reached: /proc is another namespace's and the main child's process
+    /// group is gone (ESRCH).
+    fn signal_rest(&self, sig: Signal) -> bool {
         // A stopped process cannot act on its SIGTERM: SIGCONT follows it, as systemd does.
         let wake = (sig == Signal::SIGTERM).then_some(Signal::SIGCONT);
         if self.pid1 {
@@ -401,19 +423,19 @@ impl Supervisor {
             if let Some(cont) = wake {
                 let _ = kill(Pid::from_raw(-1), cont);
             }
-            return;
+            return true;
         }
         if !crate::procfs::is_own() {
             // No tree to walk: at least the main child's process group, where its `&` jobs are.
             match kill(Pid::from_raw(-self.pid), sig) {
                 Ok(()) => debug!("sent {} to process group {}", sig.as_str(), self.pid),
-                Err(Errno::ESRCH) => debug!("process group {} is gone", self.pid),
+                Err(Errno::ESRCH) => return false,
                 Err(e) => warn!("kill(-{}, {}): {e}", self.pid, sig.as_str()),
             }
             if let Some(cont) = wake {
                 let _ = kill(Pid::from_raw(-self.pid), cont);
             }
-            return;
+            return true;
         }
         // A walk is a snapshot: a process may fork between the walk and its own signal. Walk again
         // until a walk finds nobody new (kill(-1) as PID 1 has no such gap: fork fails or restarts
@@ -437,6 +459,7 @@ impl Supervisor {
             sent.extend(new);
         }
         debug!("sent {} to {} descendant(s)", sig.as_str(), sent.len());
+        true
     }
 }
 

@@ -364,6 +364,26 @@ fn with_another_namespaces_proc_thug_forwards_and_teardown_signals_the_group() {
     d.expect_line("cleaned");
     let f = d.finish();
     assert_eq!(f.code, 3, "{}", f.stderr);
+
+    // A leftover in a session of its own is out of reach there: dock says so and exits at once,
+    // rather than sitting out a 60 s grace period (and then 2 s more) for a process it cannot
+    // signal. The namespace's end (sh, its PID 1, exits after dock) takes the leftover.
+    let gate2 = dir.path("gate2");
+    let script = format!(
+        "{} --grace-period 60 -- sh -c 'mkfifo {gate2}; setsid sh -c \"echo > {gate2}; exec sleep \
+         1000\" >/dev/null 2>&1 & read x < {gate2}; exit 4'",
+        util::bin()
+    );
+    let mut cmd = std::process::Command::new("unshare");
+    cmd.args(["--pid", "--fork", "--kill-child", "sh", "-c", &script]);
+    let f = Running::from_command(Mode::Subreaper, cmd).finish();
+    assert_eq!(f.code, 4, "{}", f.stderr);
+    assert!(
+        f.stderr
+            .contains("processes outside it cannot be found without this PID namespace's /proc"),
+        "{}",
+        f.stderr
+    );
 }
 
 #[test]
