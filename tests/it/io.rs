@@ -491,6 +491,61 @@ fn output_a_stalled_reader_never_took_is_reported_at_exit() {
     assert_eq!(delivered.len() + lost, 150_002, "{stderr}");
 }
 
+/// The same for an `--io` peer that stops reading: what dock holds and what is still in the pty are
+/// both counted. The child writes without blocking until nothing has moved for 2 s (the peer is
+/// stalled for good), records how much it wrote, and exits. A Unix socket, whose buffers have a
+/// fixed size (TCP's grow while dock waits, and what TCP queued is still sent after close).
+#[test]
+fn output_a_stalled_peer_never_took_is_counted_at_exit() {
+    let dir = TempDir::new("io-stalled-peer");
+    let path = dir.path("peer.sock");
+    let l = UnixListener::bind(&path).unwrap();
+    let url = format!("unix://{path}");
+    let count = dir.path("written");
+    let writer = "use Fcntl; use IO::Select; \
+        fcntl(STDOUT, F_SETFL, fcntl(STDOUT, F_GETFL, 0) | O_NONBLOCK) or die; \
+        my $s = IO::Select->new(\\*STDOUT); my $b = 'x' x 4096; my $t = 0; \
+        while (1) { my $n = syswrite(STDOUT, $b); if (defined $n) { $t += $n; next } \
+          last unless $s->can_write(2) } \
+        open(my $f, '>', $ARGV[0]) or die; print $f $t; close $f;";
+    let d = Running::start(
+        Mode::Subreaper,
+        &[
+            "--grace-period",
+            "0",
+            "--io",
+            &url,
+            "perl",
+            "-e",
+            writer,
+            &count,
+        ],
+    );
+    wait_readable(&l, "connection");
+    let (mut peer, _) = l.accept().unwrap();
+    peer.set_read_timeout(Some(DEADLINE)).unwrap();
+    let f = d.finish();
+    assert_eq!(f.code, 0, "{}", f.stderr);
+    let mut delivered = Vec::new();
+    peer.read_to_end(&mut delivered).unwrap();
+    let written: usize = std::fs::read_to_string(&count).unwrap().parse().unwrap();
+    let lost: usize = f
+        .stderr
+        .split("exiting with ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| {
+            panic!(
+                "no count of undelivered bytes (written {written}, delivered {}): {}",
+                delivered.len(),
+                f.stderr
+            )
+        });
+    assert!(delivered.iter().all(|&b| b == b'x'));
+    assert_eq!(delivered.len() + lost, written, "{}", f.stderr);
+}
+
 #[test]
 fn a_plain_io_file_is_the_childs_own_stdout_and_stderr() {
     // Without a prefix or rotation nothing needs dock between the child and the file: fds 1 and 2 are
