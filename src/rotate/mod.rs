@@ -186,6 +186,8 @@ pub struct Rotator {
     timer: Option<Timer>,
     done: Option<OwnedFd>,
     thread: Option<JoinHandle<()>>,
+    /// Disconnected when the gzip thread ends (its sender drops with it).
+    gone: Option<Receiver<()>>,
     warned_no_sink: bool,
 }
 
@@ -203,6 +205,7 @@ impl Rotator {
             timer: None,
             done: None,
             thread: None,
+            gone: None,
             warned_no_sink: false,
         }
     }
@@ -230,12 +233,16 @@ impl Rotator {
         // One job for the recovery the thread begins with.
         self.shared.outstanding.fetch_add(1, Ordering::AcqRel);
         let w = Worker::new(dir, base, self.keep, self.shared.clone(), wr);
+        let (gone_tx, gone_rx) = mpsc::channel::<()>();
         match std::thread::Builder::new()
             .name("dock-gzip".into())
-            .spawn(move || w.run(rx))
-        {
+            .spawn(move || {
+                let _gone = gone_tx;
+                w.run(rx)
+            }) {
             Ok(h) => {
                 self.thread = Some(h);
+                self.gone = Some(gone_rx);
                 Ok(())
             }
             Err(e) => {
@@ -314,23 +321,39 @@ impl Rotator {
             || self.thread.as_ref().is_none_or(JoinHandle::is_finished)
     }
 
-    /// At exit: let the gzip thread finish every archive handed to it, then join it. Files whose
-    /// archiving failed stay on disk under their temporary names; the next run archives them.
-    pub fn finish(&mut self) {
+    /// At exit: let the gzip thread finish every archive handed to it, until `deadline`, then join
+    /// it. An archive still being written then is abandoned: dock exits anyway (a stop must not wait
+    /// on gzip), and the thread dies with the process. Nothing is lost: the archive is a `.part` file
+    /// until complete, and files not archived stay on disk under their temporary names; the next run
+    /// deletes the `.part` and archives them (see [`worker`]).
+    pub fn finish(&mut self, deadline: std::time::Instant) {
         let _ = self.tx.send(Job::Quit);
-        if let Some(h) = self.thread.take() {
-            if h.join().is_err() {
-                crate::warn!("--log-rotate: the archiving thread panicked");
-            }
-        }
         if let Some(t) = &self.timer {
             let _ = t.disarm();
+        }
+        let Some(h) = self.thread.take() else {
+            return;
+        };
+        // The thread's end (or panic) drops its sender: `Disconnected` at once, `Timeout` at the deadline.
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if let Some(gone) = &self.gone {
+            if let Err(mpsc::RecvTimeoutError::Timeout) = gone.recv_timeout(left) {
+                crate::warn!(
+                    "--log-rotate: exiting while a rotated-out part of {} is still being archived: \
+                     the next start archives it",
+                    self.path.display()
+                );
+                return;
+            }
+        }
+        if h.join().is_err() {
+            crate::warn!("--log-rotate: the archiving thread panicked");
         }
     }
 }
 
 impl Drop for Rotator {
     fn drop(&mut self) {
-        self.finish();
+        self.finish(std::time::Instant::now() + crate::io::FINISH_TIMEOUT);
     }
 }

@@ -56,7 +56,7 @@ fn names(d: &Path) -> BTreeSet<String> {
         .collect()
 }
 
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
 #[test]
 fn rotations_become_archives_in_order_and_retention_keeps_the_newest() {
@@ -109,7 +109,43 @@ fn rotations_become_archives_in_order_and_retention_keeps_the_newest() {
         !left.iter().any(|n| n.starts_with('.')),
         "temporary files left: {left:?}"
     );
-    rot.finish();
+    rot.finish(Instant::now() + Duration::from_secs(30));
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+/// An archive that cannot finish (its input is a FIFO nobody writes, so the gzip thread blocks in
+/// `open`) must not hold dock's exit past the deadline; the file stays for the next start.
+#[test]
+fn finish_gives_up_on_an_archive_at_the_deadline() {
+    let d = tmpdir("finish-bound");
+    let path = d.join("app.log");
+    let stuck = d.join(OsString::from_vec(name::temp_name(b"app.log", 1, 0)));
+    nix::unistd::mkfifo(&stuck, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let mut r = Reactor::new().unwrap();
+    let mut rot = Rotator::new(path.clone(), Duration::from_secs(3600), 5);
+    rot.start(&mut r).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let waiter = std::thread::spawn(move || {
+        rot.finish(Instant::now() + Duration::from_millis(200));
+        tx.send(()).unwrap();
+        rot
+    });
+    // A hang fails the test here (it never passes by timing).
+    rx.recv_timeout(Duration::from_secs(20))
+        .expect("finish waited past its deadline");
+    let rot = waiter.join().unwrap();
+    assert!(
+        stuck.exists(),
+        "the unarchived file stays for the next start"
+    );
+    // Release the gzip thread: it reads the FIFO's EOF and archives an empty file.
+    drop(
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&stuck)
+            .unwrap(),
+    );
+    drop(rot);
     std::fs::remove_dir_all(&d).unwrap();
 }
 
@@ -127,7 +163,7 @@ fn finish_completes_the_archive_in_progress() {
         sink.write(chunk.as_bytes()).unwrap();
     }
     rot.rotate(&mut sink);
-    rot.finish();
+    rot.finish(Instant::now() + Duration::from_secs(30));
     assert!(rot.idle());
     let a = archives(&d);
     assert_eq!(a.len(), 1);
@@ -155,7 +191,7 @@ fn leftovers_of_a_crash_are_archived_and_half_archives_deleted() {
     assert!(left.contains(".other.rotated-100-0"));
     assert!(!left.contains(".app.log_20200101000000.gz.part"));
     assert!(!left.contains(".app.log.rotated-100-0"));
-    rot.finish();
+    rot.finish(Instant::now() + Duration::from_secs(30));
     std::fs::remove_dir_all(&d).unwrap();
 }
 
@@ -170,7 +206,7 @@ fn a_rotated_file_deleted_before_archiving_is_skipped() {
     rot.handoff().send(d.join(".app.log.rotated-1-0"), 1);
     wait_idle(&mut r, &mut rot);
     assert!(archives(&d).is_empty());
-    rot.finish();
+    rot.finish(Instant::now() + Duration::from_secs(30));
     std::fs::remove_dir_all(&d).unwrap();
 }
 
@@ -202,7 +238,7 @@ fn archives_keep_the_rotation_time_and_a_valid_gzip_header() {
         u32::from_le_bytes(gz[4..8].try_into().unwrap()),
         1_709_251_199
     );
-    rot.finish();
+    rot.finish(Instant::now() + Duration::from_secs(30));
     std::fs::remove_dir_all(&d).unwrap();
 }
 
@@ -225,7 +261,7 @@ fn the_timer_drives_rotation_through_on_timer() {
             }
         }
     }
-    rot.finish();
+    rot.finish(Instant::now() + Duration::from_secs(30));
     std::fs::remove_dir_all(&d).unwrap();
 }
 
@@ -279,6 +315,6 @@ fn a_failed_archive_is_kept_and_retried_at_the_next_period() {
     assert_eq!(gunzip(&a[0]), b"kept\n");
     assert!(!temp.exists());
     assert_eq!(rot.shared.failed.load(Ordering::Acquire), 0);
-    rot.finish();
+    rot.finish(Instant::now() + Duration::from_secs(30));
     std::fs::remove_dir_all(&d).unwrap();
 }
