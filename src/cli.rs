@@ -228,7 +228,7 @@ where
     if let Some(args) = without_options(&argv) {
         return validate(args).map(|c| Parsed::Run(Box::new(c)));
     }
-    let args = match Args::try_parse_from(argv) {
+    let args = match Args::try_parse_from(&argv) {
         Ok(a) => a,
         Err(e) => {
             use clap::error::ErrorKind;
@@ -237,6 +237,11 @@ where
                     Ok(Parsed::Print(e.render().to_string()))
                 }
                 _ => {
+                    // `dock --grace-period sh -c ...`: the value was forgotten, "sh" taken as it,
+                    // and clap stumbles on "-c". The value is the mistake to name.
+                    if let Some(bad) = first_bad_value(&argv) {
+                        return Err(bad);
+                    }
                     let text = e.render().to_string();
                     let first = text.lines().next().unwrap_or("invalid usage");
                     let first = first.strip_prefix("error: ").unwrap_or(first);
@@ -254,6 +259,90 @@ where
     }
     validate(args).map(|c| Parsed::Run(Box::new(c)))
 }
+
+/// The first option value in `argv` (program name first; up to the command) that its flag's parser
+/// refuses, as [`validate`] would report it. Only consulted when clap refused the command line.
+///
+/// Also, an unknown option right after a value that does not start with `-` (`--io sh -c ...`, where
+/// `sh` is a valid path): the value was most likely forgotten, and the line says so.
+fn first_bad_value(argv: &[OsString]) -> Option<UsageError> {
+    const SWITCHES: [&str; 9] = [
+        "--debug",
+        "--process-group",
+        "--thug",
+        "--insecure",
+        "--strict-port-binding",
+        "--help",
+        "--version",
+        "--",
+        "-",
+    ];
+    let mut words = argv.iter().skip(1);
+    let mut after: Option<(&'static str, &str)> = None;
+    while let Some(w) = words.next() {
+        let w = w.to_str()?;
+        if w == "--" || !w.starts_with('-') {
+            return None;
+        }
+        let short_switches =
+            w.len() > 1 && !w.starts_with("--") && w[1..].bytes().all(|b| b"dghvV".contains(&b));
+        let known = short_switches
+            || SWITCHES.contains(&w)
+            || VALUE_FLAGS.contains(&w.split_once('=').map_or(w, |(f, _)| f));
+        if let (false, Some((flag, raw))) = (known, after) {
+            return Some(UsageError::Clap(format!(
+                "unexpected argument '{w}' found after {flag} '{raw}': was the value of {flag} \
+                 forgotten?"
+            )));
+        }
+        after = None;
+        let (flag, inline) = match w.split_once('=') {
+            Some((f, v)) => (f, Some(v)),
+            None => (w, None),
+        };
+        type Check = fn(&str) -> Result<(), String>;
+        let (flag, check): (&'static str, Check) = match flag {
+            "--io" => ("--io", |v| values::parse_io(v).map(drop)),
+            "--web-hook" => ("--web-hook", |v| values::parse_hook_url(v).map(drop)),
+            "--bind-port" => ("--bind-port", |v| values::parse_port(v).map(drop)),
+            "--log-rotate" => ("--log-rotate", |v| values::parse_rotate_period(v).map(drop)),
+            "--log-keep" => ("--log-keep", |v| values::parse_keep(v).map(drop)),
+            "--grace-period" => ("--grace-period", |v| values::parse_grace(v).map(drop)),
+            "--stdout-prefix" => ("--stdout-prefix", |v| values::parse_prefix(v).map(drop)),
+            "--ca-file" => {
+                // Its value is a path: consume it, nothing to check without reading the file.
+                if inline.is_none() {
+                    words.next();
+                }
+                continue;
+            }
+            _ => continue,
+        };
+        let raw = match inline {
+            Some(v) => v,
+            None => words.next()?.to_str()?,
+        };
+        if let Err(e) = value(flag, raw, check) {
+            return Some(e);
+        }
+        if inline.is_none() && !raw.starts_with('-') {
+            after = Some((flag, raw));
+        }
+    }
+    None
+}
+
+/// The options that take a value (their long names).
+const VALUE_FLAGS: [&str; 8] = [
+    "--io",
+    "--web-hook",
+    "--bind-port",
+    "--log-rotate",
+    "--log-keep",
+    "--grace-period",
+    "--stdout-prefix",
+    "--ca-file",
+];
 
 /// The environment variables clap reads for [`Args`] (a unit test keeps the list whole).
 const ENV_NAMES: [&str; 13] = [
@@ -512,6 +601,26 @@ mod tests {
             let e = run(&[flag, value, "true"]).unwrap_err().to_string();
             assert!(e.starts_with(&format!("{flag} '{value}'")), "{e}");
         }
+        // A forgotten value before a command with options: the value is named, not the "-c".
+        let e = run(&["--grace-period", "sh", "-c", "true"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("--grace-period 'sh'"), "{e}");
+        let e = run(&["-d", "--io=x", "--bind-port", "sh", "-c", "true"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("--bind-port 'sh'"), "{e}");
+        // A value that is valid on its own: the unknown option after it gets the hint.
+        let e = run(&["--io", "sh", "-c", "true"]).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "unexpected argument '-c' found after --io 'sh': was the value of --io forgotten?"
+        );
+        // Good values and a real unknown option: clap's own line.
+        let e = run(&["--grace-period", "2", "--nope", "true"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--nope"), "{e}");
         // No command, but a bad value: the value's one line, not the help.
         let e = parse(["dock", "--grace-period", "abc"])
             .unwrap_err()

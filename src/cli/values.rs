@@ -164,8 +164,14 @@ pub fn parse_rotate_period(s: &str) -> Result<Duration, String> {
 
 /// Parses `--grace-period`: seconds, whole or decimal (`5`, `0.5`), ≥ 0.
 pub fn parse_grace(s: &str) -> Result<Duration, String> {
+    // Plain decimal only, as `--bind-port` and `--log-rotate` take digits only: no blanks, sign or
+    // exponent (`1e3` would be 1000 s), which `f64::from_str` would all accept.
+    let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
+    let digits = |p: &str| p.bytes().all(|b| b.is_ascii_digit());
+    if whole.len() + frac.len() == 0 || !digits(whole) || !digits(frac) {
+        return Err("expected seconds, like 5 or 0.5".into());
+    }
     let v: f64 = s
-        .trim()
         .parse()
         .map_err(|_| "expected seconds, like 5 or 0.5".to_string())?;
     if !v.is_finite() || v < 0.0 {
@@ -180,7 +186,10 @@ pub fn parse_grace(s: &str) -> Result<Duration, String> {
 
 /// Parses `--log-keep`: a count ≥ 1.
 pub fn parse_keep(s: &str) -> Result<usize, String> {
-    match s.trim().parse::<usize>() {
+    if !s.bytes().all(|b| b.is_ascii_digit()) {
+        return Err("expected a whole number of archives, at least 1".into());
+    }
+    match s.parse::<usize>() {
         Ok(n) if n >= 1 => Ok(n),
         _ => Err("expected a whole number of archives, at least 1".into()),
     }
@@ -238,15 +247,25 @@ pub fn parse_io(s: &str) -> Result<IoTarget, String> {
                 "looks like an option, not a path (a file of that name: ./{s})"
             ));
         }
-        if s.starts_with("file:") {
-            return Err(
-                "a URL needs three slashes and an absolute path: file:///path/to/log".into(),
-            );
-        }
-        if s.starts_with("unix:") {
-            return Err(
-                "a URL needs three slashes and an absolute path: unix:///path/to/sock".into(),
-            );
+        // A scheme without its "//" is a mistyped URL, not a file to create in the current directory.
+        let scheme = s.split_once(':').map(|(sc, _)| sc.to_ascii_lowercase());
+        match scheme.as_deref() {
+            Some("file") => {
+                return Err(
+                    "a URL needs three slashes and an absolute path: file:///path/to/log".into(),
+                )
+            }
+            Some("unix") => {
+                return Err(
+                    "a URL needs three slashes and an absolute path: unix:///path/to/sock".into(),
+                )
+            }
+            Some(net @ ("tcp" | "tls" | "ssl")) => {
+                return Err(format!(
+                    "a URL needs // after the scheme: {net}://host:port"
+                ))
+            }
+            _ => {}
         }
         return Ok(IoTarget::File(PathBuf::from(s)));
     };
@@ -455,6 +474,17 @@ mod tests {
         assert!(parse_grace("NaN").is_err());
         assert!(parse_grace("inf").is_err());
         assert!(parse_grace("1e300").is_err());
+        assert_eq!(parse_grace("5").unwrap(), Duration::from_secs(5));
+        assert_eq!(parse_grace("5.").unwrap(), Duration::from_secs(5));
+        assert_eq!(parse_grace(".5").unwrap(), Duration::from_millis(500));
+        for bad in [
+            " 5", "5 ", "+5", "-0", "1e3", "1e-400", ".", "", "5..0", "0x5",
+        ] {
+            assert!(parse_grace(bad).is_err(), "{bad:?}");
+        }
+        for bad in [" 5", "+5", "5 ", ""] {
+            assert!(parse_keep(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]
@@ -505,6 +535,13 @@ mod tests {
         }
         assert!(parse_io("unix:x.sock").unwrap_err().contains("unix:///"));
         assert!(parse_io("-d").unwrap_err().contains("./-d"));
+        for typo in ["TCP:127.0.0.1:1", "tls:h:1", "File:/x", "UNIX:/s"] {
+            assert!(parse_io(typo).unwrap_err().contains("://"), "{typo}");
+        }
+        assert_eq!(
+            parse_io("logs:2024").unwrap(),
+            IoTarget::File("logs:2024".into())
+        );
         assert_eq!(parse_io("./-d").unwrap(), IoTarget::File("./-d".into()));
         for bad in [
             "ftp://x",
