@@ -434,6 +434,12 @@ fn connect_gives_up_after_5_s_with_exit_2() {
     drop(fill);
 }
 
+/// The N of dock's "exiting with N bytes of the child's ... not delivered" line.
+fn undelivered(stderr: &str) -> Option<usize> {
+    let rest = stderr.split("exiting with ").nth(1)?;
+    rest.split(' ').next()?.parse().ok()
+}
+
 /// A reader of dock's stdout that takes nothing more: dock still exits with the child's status (after
 /// its 2 s for a slow sink at exit) and says how many bytes it could not deliver, rather than losing
 /// them silently.
@@ -475,12 +481,7 @@ fn output_a_stalled_reader_never_took_is_reported_at_exit() {
         .read_to_end(&mut delivered)
         .unwrap();
     let stderr = stderr.join().unwrap();
-    let lost: usize = stderr
-        .split("exiting with ")
-        .nth(1)
-        .and_then(|r| r.split(' ').next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no count of undelivered bytes: {stderr}"));
+    let lost = undelivered(&stderr).unwrap_or_else(|| panic!("no count of bytes lost: {stderr}"));
     assert!(
         stderr.ends_with(
             "bytes of the child's stdout not delivered: dock's stdout did not take them within 2 s\n"
@@ -529,19 +530,13 @@ fn output_a_stalled_peer_never_took_is_counted_at_exit() {
     let mut delivered = Vec::new();
     peer.read_to_end(&mut delivered).unwrap();
     let written: usize = std::fs::read_to_string(&count).unwrap().parse().unwrap();
-    let lost: usize = f
-        .stderr
-        .split("exiting with ")
-        .nth(1)
-        .and_then(|r| r.split(' ').next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| {
-            panic!(
-                "no count of undelivered bytes (written {written}, delivered {}): {}",
-                delivered.len(),
-                f.stderr
-            )
-        });
+    let lost = undelivered(&f.stderr).unwrap_or_else(|| {
+        panic!(
+            "no count of bytes lost (written {written}, delivered {}): {}",
+            delivered.len(),
+            f.stderr
+        )
+    });
     assert!(delivered.iter().all(|&b| b == b'x'));
     assert_eq!(delivered.len() + lost, written, "{}", f.stderr);
 }
