@@ -313,7 +313,7 @@ pub fn run(config: Config, mask: OrigMask) -> Result<ChildExit, Error> {
     }
     // One bound for both: a sink that stopped taking output, and an archive still being written.
     let finish_by = Instant::now() + crate::io::FINISH_TIMEOUT;
-    stdio.finish();
+    stdio.finish(finish_by);
     if let Some(rot) = &mut rotator {
         rot.finish(finish_by);
     }

@@ -239,7 +239,11 @@ where
                 _ => {
                     // `dock --grace-period sh -c ...`: the value was forgotten, "sh" taken as it,
                     // and clap stumbles on "-c". The value is the mistake to name.
-                    if let Some(bad) = first_bad_value(&argv) {
+                    let unknown = match e.get(clap::error::ContextKind::InvalidArg) {
+                        Some(clap::error::ContextValue::String(s)) => Some(s.as_str()),
+                        _ => None,
+                    };
+                    if let Some(bad) = first_bad_value(&argv, unknown) {
                         return Err(bad);
                     }
                     let text = e.render().to_string();
@@ -263,20 +267,10 @@ where
 /// The first option value in `argv` (program name first; up to the command) that its flag's parser
 /// refuses, as [`validate`] would report it. Only consulted when clap refused the command line.
 ///
-/// Also, an unknown option right after a value that does not start with `-` (`--io sh -c ...`, where
-/// `sh` is a valid path): the value was most likely forgotten, and the line says so.
-fn first_bad_value(argv: &[OsString]) -> Option<UsageError> {
-    const SWITCHES: [&str; 9] = [
-        "--debug",
-        "--process-group",
-        "--thug",
-        "--insecure",
-        "--strict-port-binding",
-        "--help",
-        "--version",
-        "--",
-        "-",
-    ];
+/// Also, when `unknown` (the argument clap did not know) comes right after a value that does not
+/// start with `-` (`--io sh -c ...`, where `sh` is a valid path): the value was most likely
+/// forgotten, and the line says so.
+fn first_bad_value(argv: &[OsString], unknown: Option<&str>) -> Option<UsageError> {
     let mut words = argv.iter().skip(1);
     let mut after: Option<(&'static str, &str)> = None;
     while let Some(w) = words.next() {
@@ -284,12 +278,7 @@ fn first_bad_value(argv: &[OsString]) -> Option<UsageError> {
         if w == "--" || !w.starts_with('-') {
             return None;
         }
-        let short_switches =
-            w.len() > 1 && !w.starts_with("--") && w[1..].bytes().all(|b| b"dghvV".contains(&b));
-        let known = short_switches
-            || SWITCHES.contains(&w)
-            || VALUE_FLAGS.contains(&w.split_once('=').map_or(w, |(f, _)| f));
-        if let (false, Some((flag, raw))) = (known, after) {
+        if let (true, Some((flag, raw))) = (unknown == Some(w), after) {
             return Some(UsageError::Clap(format!(
                 "unexpected argument '{w}' found after {flag} '{raw}': was the value of {flag} \
                  forgotten?"
@@ -331,18 +320,6 @@ fn first_bad_value(argv: &[OsString]) -> Option<UsageError> {
     }
     None
 }
-
-/// The options that take a value (their long names).
-const VALUE_FLAGS: [&str; 8] = [
-    "--io",
-    "--web-hook",
-    "--bind-port",
-    "--log-rotate",
-    "--log-keep",
-    "--grace-period",
-    "--stdout-prefix",
-    "--ca-file",
-];
 
 /// The environment variables clap reads for [`Args`] (a unit test keeps the list whole).
 const ENV_NAMES: [&str; 13] = [

@@ -351,28 +351,10 @@ impl Supervisor {
                 );
                 self.phase = Phase::Killed;
                 self.killed_at = Instant::now();
-                if !self.signal_rest(Signal::SIGKILL) {
-                    self.give_up_unseen(r);
-                    return;
-                }
-                if let Err(e) = self.timer.arm(KILL_RECHECK) {
-                    warn!("arming the kill timer: {e}");
-                }
+                self.kill_round(r);
             }
-            Phase::Killed if self.killed_at.elapsed() < KILL_BOUND => {
-                // Still not all reaped: newcomers may have missed the SIGKILL (see KILL_RECHECK).
-                if !self.signal_rest(Signal::SIGKILL) {
-                    self.give_up_unseen(r);
-                    return;
-                }
-                let left = KILL_BOUND.saturating_sub(self.killed_at.elapsed());
-                if let Err(e) = self
-                    .timer
-                    .arm(KILL_RECHECK.min(left).max(Duration::from_millis(1)))
-                {
-                    warn!("arming the kill timer: {e}");
-                }
-            }
+            // Still not all reaped: newcomers may have missed the SIGKILL (see KILL_RECHECK).
+            Phase::Killed if self.killed_at.elapsed() < KILL_BOUND => self.kill_round(r),
             Phase::Killed => {
                 warn!(
                     "processes still not reaped {} ms after SIGKILL: exiting anyway",
@@ -382,6 +364,22 @@ impl Supervisor {
                 self.finish(r, false);
             }
             _ => {}
+        }
+    }
+
+    /// SIGKILL to what is left, then the timer for the next round: [`KILL_RECHECK`] later, or at
+    /// [`KILL_BOUND`] after the first round, whichever comes first.
+    fn kill_round(&mut self, r: &mut Reactor) {
+        if !self.signal_rest(Signal::SIGKILL) {
+            self.give_up_unseen(r);
+            return;
+        }
+        let left = KILL_BOUND.saturating_sub(self.killed_at.elapsed());
+        if let Err(e) = self
+            .timer
+            .arm(KILL_RECHECK.min(left).max(Duration::from_millis(1)))
+        {
+            warn!("arming the kill timer: {e}");
         }
     }
 

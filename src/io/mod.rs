@@ -291,9 +291,9 @@ impl Stdio {
     }
 
     /// At exit: relays what is buffered or already in the pipes (without waiting for EOF), waiting
-    /// for a slow sink at most [`FINISH_TIMEOUT`] in all; closes the connection (TLS `close_notify`).
-    pub fn finish(&mut self) {
-        let deadline = Instant::now() + FINISH_TIMEOUT;
+    /// for a slow sink at most until `deadline` ([`FINISH_TIMEOUT`] from the call, in app.rs);
+    /// closes the connection (TLS `close_notify`).
+    pub fn finish(&mut self, deadline: Instant) {
         match &mut self.relay {
             Relay::Inherit => {}
             Relay::Pumps(pumps) => {

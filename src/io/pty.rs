@@ -250,17 +250,12 @@ impl PtyRelay {
                 break;
             }
             if !wait_writable(peer.fd(), deadline) {
-                // What dock holds, plus what the child wrote that is still in the pty (read here only
-                // to count it: every process is gone, so this ends at EIO, with a cap all the same).
-                let mut n = self.to_peer.rest().len();
-                if let Some(m) = &mut self.master {
-                    while n < 1 << 20 {
-                        match m.read(scratch) {
-                            Ok(0) | Err(_) => break,
-                            Ok(k) => n += k,
-                        }
-                    }
-                }
+                // What dock holds, plus what the child wrote that is still in the pty.
+                let held = self.to_peer.rest().len();
+                let n = match &mut self.master {
+                    Some(m) => super::relay::count_rest(m, scratch, held),
+                    None => held,
+                };
                 // Only TLS records may be left (rustls holds them, already counted as sent).
                 let what = match n {
                     0 => "the last TLS records".to_string(),

@@ -318,17 +318,11 @@ impl Pump {
                 }
             }
         }
-        let mut lost = self.pending.len() - self.done;
-        if let Some(src) = &mut self.src {
-            // Every writer is gone (dock exits once every process is), so this ends at EOF; the cap
-            // bounds it should an outside process still hold the pipe.
-            while lost < PIPE_SIZE as usize {
-                match src.read(scratch) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => lost += n,
-                }
-            }
-        }
+        let held = self.pending.len() - self.done;
+        let lost = match &mut self.src {
+            Some(src) => count_rest(src, scratch, held),
+            None => held,
+        };
         let sink = match self.sink {
             Sink::File(_) => "the --io file".to_string(),
             Sink::Out(_) => format!("dock's {}", self.name),
@@ -492,6 +486,21 @@ pub fn set_nonblocking(fd: BorrowedFd<'_>) -> io::Result<()> {
     let flags = OFlag::from_bits_truncate(fcntl(fd, FcntlArg::F_GETFL)?);
     fcntl(fd, FcntlArg::F_SETFL(flags | OFlag::O_NONBLOCK))?;
     Ok(())
+}
+
+/// At exit, for the log line on output that could not be delivered: `counted` plus what `src` (a
+/// child pipe or pty master, non-blocking) still holds, read and discarded to count it. Every
+/// process is gone by then, so this ends at EOF (EIO for a pty); the cap ([`PIPE_SIZE`] bytes in
+/// all) bounds it should an outside process still hold the other end.
+pub fn count_rest(src: &mut impl Read, scratch: &mut [u8], counted: usize) -> usize {
+    let mut n = counted;
+    while n < PIPE_SIZE as usize {
+        match src.read(scratch) {
+            Ok(0) | Err(_) => break,
+            Ok(k) => n += k,
+        }
+    }
+    n
 }
 
 /// Blocks in `poll(2)` until `fd` is writable or `deadline` passes; false at the deadline or on error.

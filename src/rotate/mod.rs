@@ -185,9 +185,8 @@ pub struct Rotator {
     shared: Arc<Shared>,
     timer: Option<Timer>,
     done: Option<OwnedFd>,
-    thread: Option<JoinHandle<()>>,
-    /// Disconnected when the gzip thread ends (its sender drops with it).
-    gone: Option<Receiver<()>>,
+    /// The gzip thread, and a channel that disconnects when it ends (its sender drops with it).
+    thread: Option<(JoinHandle<()>, Receiver<()>)>,
     warned_no_sink: bool,
 }
 
@@ -205,7 +204,6 @@ impl Rotator {
             timer: None,
             done: None,
             thread: None,
-            gone: None,
             warned_no_sink: false,
         }
     }
@@ -241,8 +239,7 @@ impl Rotator {
                 w.run(rx)
             }) {
             Ok(h) => {
-                self.thread = Some(h);
-                self.gone = Some(gone_rx);
+                self.thread = Some((h, gone_rx));
                 Ok(())
             }
             Err(e) => {
@@ -318,7 +315,7 @@ impl Rotator {
     /// No archive is being written or waiting to be (or there is no gzip thread to wait for).
     pub fn idle(&self) -> bool {
         self.shared.outstanding.load(Ordering::Acquire) == 0
-            || self.thread.as_ref().is_none_or(JoinHandle::is_finished)
+            || self.thread.as_ref().is_none_or(|(h, _)| h.is_finished())
     }
 
     /// At exit: let the gzip thread finish every archive handed to it, until `deadline`, then join
@@ -331,20 +328,18 @@ impl Rotator {
         if let Some(t) = &self.timer {
             let _ = t.disarm();
         }
-        let Some(h) = self.thread.take() else {
+        let Some((h, gone)) = self.thread.take() else {
             return;
         };
         // The thread's end (or panic) drops its sender: `Disconnected` at once, `Timeout` at the deadline.
         let left = deadline.saturating_duration_since(std::time::Instant::now());
-        if let Some(gone) = &self.gone {
-            if let Err(mpsc::RecvTimeoutError::Timeout) = gone.recv_timeout(left) {
-                crate::warn!(
-                    "--log-rotate: exiting while a rotated-out part of {} is still being archived: \
-                     the next start archives it",
-                    self.path.display()
-                );
-                return;
-            }
+        if let Err(mpsc::RecvTimeoutError::Timeout) = gone.recv_timeout(left) {
+            crate::warn!(
+                "--log-rotate: exiting while a rotated-out part of {} is still being archived: \
+                 the next start archives it",
+                self.path.display()
+            );
+            return;
         }
         if h.join().is_err() {
             crate::warn!("--log-rotate: the archiving thread panicked");
