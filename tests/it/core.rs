@@ -320,17 +320,13 @@ fn thug_does_not_postpone_the_kill_when_the_signal_repeats() {
 fn with_another_namespaces_proc_thug_forwards_and_teardown_signals_the_group() {
     // `unshare --pid --fork` without --mount-proc: /proc shows the host's processes, where pid 2 is
     // kthreadd with every signal ignored. dock must not read masks or walk a tree there.
-    let mut cmd = std::process::Command::new("unshare");
-    cmd.args([
-        "--pid",
-        "--fork",
-        "--kill-child",
+    let cmd = util::foreign_proc(&[
         util::bin(),
         "--thug",
         "perl",
         "-e",
-    ])
-    .arg("$SIG{TERM} = sub { exit 7 }; $| = 1; print qq(ready\n); sleep 60");
+        "$SIG{TERM} = sub { exit 7 }; $| = 1; print qq(ready\n); sleep 60",
+    ]);
     let d = Running::from_command(Mode::Pid1, cmd);
     d.expect_line("ready");
     d.signal(libc::SIGTERM);
@@ -357,9 +353,7 @@ fn with_another_namespaces_proc_thug_forwards_and_teardown_signals_the_group() {
         "{} -- sh -c 'mkfifo {gate}; perl {leftover} {gate} & read x < {gate}; exit 3'",
         util::bin()
     );
-    let mut cmd = std::process::Command::new("unshare");
-    cmd.args(["--pid", "--fork", "--kill-child", "sh", "-c", &script]);
-    let d = Running::from_command(Mode::Subreaper, cmd);
+    let d = Running::from_command(Mode::Subreaper, util::foreign_proc(&["sh", "-c", &script]));
     d.expect_line("ready");
     d.expect_line("cleaned");
     let f = d.finish();
@@ -374,9 +368,8 @@ fn with_another_namespaces_proc_thug_forwards_and_teardown_signals_the_group() {
          1000\" >/dev/null 2>&1 & read x < {gate2}; exit 4'",
         util::bin()
     );
-    let mut cmd = std::process::Command::new("unshare");
-    cmd.args(["--pid", "--fork", "--kill-child", "sh", "-c", &script]);
-    let f = Running::from_command(Mode::Subreaper, cmd).finish();
+    let f =
+        Running::from_command(Mode::Subreaper, util::foreign_proc(&["sh", "-c", &script])).finish();
     assert_eq!(f.code, 4, "{}", f.stderr);
     assert!(
         f.stderr

@@ -287,15 +287,14 @@ fn strict_with_another_namespaces_proc_is_refused_before_the_start() {
     // listener's owner cannot be looked up. One line, exit 2, nothing started.
     let dir = TempDir::new("ports-foreign-proc");
     let marker = dir.path("started");
-    let mut cmd = std::process::Command::new("unshare");
-    cmd.args(["--pid", "--fork", "--kill-child", util::bin()])
-        .args([
-            "--bind-port",
-            "8080",
-            "--strict-port-binding",
-            "touch",
-            &marker,
-        ]);
+    let cmd = util::foreign_proc(&[
+        util::bin(),
+        "--bind-port",
+        "8080",
+        "--strict-port-binding",
+        "touch",
+        &marker,
+    ]);
     let f = Running::from_command(Mode::Pid1, cmd).finish();
     assert_eq!(f.code, 2, "{}", f.stderr);
     assert!(

@@ -48,6 +48,14 @@ pub fn command(mode: Mode, args: &[&str]) -> Command {
     }
 }
 
+/// `unshare --pid --fork --kill-child ARGS`: a new PID namespace whose `/proc` is still the host's
+/// (no `--mount-proc`), for the cases where dock must notice that.
+pub fn foreign_proc(args: &[&str]) -> Command {
+    let mut c = Command::new("unshare");
+    c.args(["--pid", "--fork", "--kill-child"]).args(args);
+    c
+}
+
 /// A running dock whose stdout lines arrive on a channel and whose stderr is collected.
 pub struct Running {
     pub child: Child,
