@@ -1,6 +1,7 @@
 //! The bodies of the cargo-fuzz targets (`fuzz/fuzz_targets/<name>.rs`), as library functions, so the
 //! seed corpora (`fuzz/corpus/<name>/`) also run as a regression test on stable without cargo-fuzz
-//! (`tests/it/fuzz_corpus.rs`). Each function takes arbitrary bytes and must not panic; a panic is the
+//! (this module's tests). Built only for tests and with the `fuzz` feature, which only the fuzz
+//! crate turns on: not part of the shipped library. Each function takes arbitrary bytes and must not panic; a panic is the
 //! bug the fuzzer reports. Registers no fds.
 
 use crate::cli::values;
@@ -24,7 +25,7 @@ pub fn cli_values(data: &[u8]) {
     let Ok(s) = std::str::from_utf8(data) else {
         return;
     };
-    if let Ok(values::IoTarget::Net { host, port, .. }) = values::parse_io(s) {
+    if let Ok(crate::io::IoTarget::Net { host, port, .. }) = values::parse_io(s) {
         assert!(
             !host.is_empty() && port != 0,
             "net --io {host:?}:{port} from {s:?}"
@@ -89,10 +90,10 @@ pub fn archive_name(data: &[u8]) {
     }
 }
 
-/// The hook's HTTP response parser on arbitrary bytes, fed in two pieces split at the first byte's
+/// The HTTP client's response parser on arbitrary bytes, fed in two pieces split at the first byte's
 /// value, then closed: never panics, and agrees with feeding it all at once.
 pub fn http_response(data: &[u8]) {
-    use crate::hook::http::{HttpError, Response, ResponseParser};
+    use crate::http::response::{HttpError, Response, ResponseParser};
     fn run(parts: &[&[u8]]) -> Result<Response, HttpError> {
         let mut p = ResponseParser::new();
         for part in parts {
@@ -174,20 +175,24 @@ pub fn proc_status(data: &[u8]) {
     let Ok(s) = std::str::from_utf8(data) else {
         return;
     };
-    if let Some(masks) = crate::signals::parse_status_masks(s) {
-        for sig in crate::signals::STOP_SIGNALS {
+    use crate::signals::thug::{still_refused, thug_verdict, Thug, STOP_SIGNALS};
+    if let Some(masks) = crate::procfs::parse_status_masks(s) {
+        for sig in STOP_SIGNALS {
             let bit = 1u64 << (sig - 1);
             let want = if masks.1 & bit != 0 {
-                crate::signals::Thug::Kill
+                Thug::Kill
             } else if masks.0 & bit != 0 {
-                crate::signals::Thug::Recheck
+                Thug::Recheck
             } else {
-                crate::signals::Thug::Forward
+                Thug::Forward
             };
-            assert_eq!(crate::signals::thug_verdict(sig, masks), want);
-            let refused = crate::signals::still_refused(sig, s);
+            assert_eq!(thug_verdict(sig, masks), want);
+            let refused = still_refused(sig, s);
             assert!(!refused || masks.0 & bit != 0);
         }
     }
-    let _ = crate::signals::parse_status_pending(s);
+    let _ = crate::procfs::parse_status_pending(s);
 }
+
+#[cfg(test)]
+mod tests;

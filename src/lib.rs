@@ -5,33 +5,31 @@
 //! grace period) and exits with the main child's status. Around that: stdio to a file or a TCP/TLS/Unix
 //! socket on a pty, prefixed lines, log rotation, port readiness via NETLINK_SOCK_DIAG, and a web hook.
 //!
-//! One thread of control: a `mio::Poll` loop ([`reactor`]) over a signalfd, pidfds, pipes, sockets and
-//! timerfds. All `unsafe` lives in [`sys`].
+//! Shape (README: Architecture): `main` → [`app`] (composition) → the features, each a handler on the
+//! loop (`supervisor`, `signals`, `io`, `rotate`, `ports`, `ready`, `hook`) → `event` (the one
+//! `mio::Poll` loop, its deadlines and notices) → [`sys`]. `cli` turns the command line into one config
+//! per feature; no feature knows clap. All `unsafe` lives in [`sys`].
 
 #![deny(unsafe_code)]
 
 pub mod app;
-pub mod cli;
-pub mod error;
-#[doc(hidden)]
+pub(crate) mod cli;
+pub(crate) mod event;
+#[cfg(any(test, feature = "fuzz"))]
 pub mod fuzz_entry;
-pub mod hook;
-pub mod io;
-pub mod log;
-pub mod netif;
-pub mod ports;
+pub(crate) mod hook;
+pub(crate) mod http;
+pub(crate) mod io;
+pub(crate) mod log;
+pub(crate) mod notice;
+pub(crate) mod ports;
 pub mod procfs;
-pub mod reactor;
+pub(crate) mod ready;
 pub mod rotate;
-pub mod signals;
-pub mod status;
-pub mod supervisor;
+pub(crate) mod signals;
+pub(crate) mod supervisor;
 #[allow(unsafe_code)]
 pub mod sys;
-#[cfg(feature = "tls")]
-pub mod tls;
+pub(crate) mod tls;
 
-pub use app::run;
-pub use cli::Config;
-pub use error::Error;
-pub use status::ChildExit;
+pub use app::main;

@@ -1,9 +1,11 @@
-//! Diagnostics on stderr: `dock[<pid>]: ...` lines. Errors always; debug lines only with `-d`.
+//! Diagnostics on stderr: `dock[<pid>]: ...` lines. Errors always; debug lines only with `-d`. Also
+//! the one way dock renders an error ([`chain`]), for these lines and for the `dock: ...` line of a
+//! usage error.
 //!
 //! Registers nothing. Each line is one unbuffered write, so a line is never lost when dock exits right
-//! after. The writes never block: they go to dock's own non-blocking copy of fd 2 (`io::relay::OutFd`,
-//! as the relay uses), and a line that does not fit in a full pipe is dropped and counted rather than
-//! stall signal forwarding and reaping behind a reader that stopped reading.
+//! after. The writes never block: they go to dock's own non-blocking copy of fd 2 ([`OutFd`], as the
+//! relay uses), and a line that does not fit in a full pipe is dropped and counted rather than stall
+//! signal forwarding and reaping behind a reader that stopped reading. Depends on nothing but `sys`.
 
 use std::fmt;
 use std::io::Write;
@@ -11,7 +13,7 @@ use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 
-use crate::io::relay::OutFd;
+use crate::sys::out::OutFd;
 
 static DEBUG: AtomicBool = AtomicBool::new(false);
 
@@ -66,6 +68,33 @@ pub fn seconds(d: std::time::Duration) -> String {
     format!("{s} s")
 }
 
+/// A cause as dock writes it: std's " (os error N)" suffix dropped and the first letter lower-case,
+/// like the rest of dock's messages ("No such file or directory (os error 2)" becomes "no such
+/// file or directory").
+pub fn reason(cause: &dyn fmt::Display) -> String {
+    let s = cause.to_string();
+    let s = s.split(" (os error").next().unwrap_or(&s);
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_lowercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+/// An error and its causes (`source()` chain), `": "`-separated, each cause as [`reason`]: the one
+/// way dock renders an error, on the `dock: ...` line before the child starts and in log lines after.
+/// Error types keep their cause as a `#[source]` and never paste it into their own message.
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&reason(c));
+        cause = c.source();
+    }
+    text
+}
+
 /// A debug line, printed only with `-d`.
 #[macro_export]
 macro_rules! debug {
@@ -101,5 +130,20 @@ mod tests {
         ] {
             assert_eq!(seconds(d), text);
         }
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("--io {0}")]
+    struct Open(&'static str, #[source] std::io::Error);
+
+    #[test]
+    fn errors_render_as_one_chain() {
+        let e = std::io::Error::from_raw_os_error(libc::ENOENT);
+        assert_eq!(reason(&e), "no such file or directory");
+        assert_eq!(
+            chain(&Open("/x/y", e)),
+            "--io /x/y: no such file or directory"
+        );
+        assert_eq!(reason(&""), "");
     }
 }

@@ -1,5 +1,7 @@
-//! `--strict-port-binding`: which of dock's descendants (or dock itself) holds a socket inode, read
-//! from `/proc`. Best effort by nature: processes come and go during the walk, so a vanished process is
+//! What dock reads from `/proc` (proc(5)): its descendants (teardown outside PID 1), which of them
+//! holds a socket inode (`--strict-port-binding`), and a process's signal masks (`--thug`).
+//!
+//! Which descendant holds a socket inode is Best effort by nature: processes come and go during the walk, so a vanished process is
 //! skipped and one whose fds cannot be read (EACCES: another user, or a dumpable-0 setuid program) is
 //! counted; the caller retries at the next poll and never falls back to non-strict.
 //!
@@ -80,6 +82,47 @@ pub fn find_owner(proc: &Path, root: i32, inodes: &[u64]) -> Scan {
         }
     }
     scan
+}
+
+/// Every descendant of `root` (not `root`), with no limit: teardown must reach every one. Processes
+/// that vanish or cannot be read during the walk are left out.
+pub fn descendants_of(root: i32) -> Vec<i32> {
+    let mut all = descendants_at_most(Path::new("/proc"), root, usize::MAX);
+    all.retain(|&p| p != root);
+    all
+}
+
+/// `/proc/<pid>/status`; `None` if the process vanished or the file is unreadable.
+pub fn read_status(pid: i32) -> Option<String> {
+    fs::read_to_string(format!("/proc/{pid}/status")).ok()
+}
+
+/// The `SigBlk` and `SigIgn` masks of a `/proc/<pid>/status` text (proc(5)): 64 bits each, bit S-1
+/// for signal S. `None` if either line is missing or not hex.
+pub fn parse_status_masks(status: &str) -> Option<(u64, u64)> {
+    let mut blk = None;
+    let mut ign = None;
+    for line in status.lines() {
+        if let Some(v) = line.strip_prefix("SigBlk:") {
+            blk = u64::from_str_radix(v.trim(), 16).ok();
+        } else if let Some(v) = line.strip_prefix("SigIgn:") {
+            ign = u64::from_str_radix(v.trim(), 16).ok();
+        }
+    }
+    Some((blk?, ign?))
+}
+
+/// The signals pending for a `/proc/<pid>/status` text: `SigPnd | ShdPnd` (proc(5); a missing or
+/// malformed line counts as none pending).
+pub fn parse_status_pending(status: &str) -> u64 {
+    status
+        .lines()
+        .filter_map(|l| {
+            l.strip_prefix("SigPnd:")
+                .or_else(|| l.strip_prefix("ShdPnd:"))
+        })
+        .filter_map(|v| u64::from_str_radix(v.trim(), 16).ok())
+        .fold(0, |acc, m| acc | m)
 }
 
 /// `root` first, then its descendants breadth first (at most [`MAX_PROCS`]).
@@ -206,6 +249,42 @@ mod tests {
 
     const PROC: &str = "/proc";
 
+    const STATUS: &str = "Name:\tsleep\nSigQ:\t0/63388\nSigPnd:\t0000000000000000\n\
+        ShdPnd:\t0000000000000000\nSigBlk:\t0000000000000002\nSigIgn:\t0000000000004000\n\
+        SigCgt:\t0000000000000000\n";
+
+    #[test]
+    fn masks_from_proc_status() {
+        assert_eq!(parse_status_masks(STATUS), Some((0x2, 0x4000)));
+        assert_eq!(parse_status_masks("SigBlk:\tzz\nSigIgn:\t0\n"), None);
+        assert_eq!(parse_status_masks(""), None);
+        // Realtime signal 64 is the top bit.
+        assert_eq!(
+            parse_status_masks("SigBlk: ffffffffffffffff\nSigIgn: 0\n"),
+            Some((u64::MAX, 0))
+        );
+        assert_eq!(parse_status_pending("SigPnd:\tzz\nShdPnd: 4\n"), 4);
+    }
+
+    #[test]
+    fn finds_a_grandchild() {
+        let mut child = Command::new("sh")
+            .args(["-c", "sleep 30 & echo $!; wait"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let grandchild: i32 = line.trim().parse().unwrap();
+        let found = descendants_of(nix::unistd::getpid().as_raw());
+        assert!(found.contains(&i32::try_from(child.id()).unwrap()));
+        assert!(found.contains(&grandchild));
+        let _ = crate::sys::kill(grandchild, libc::SIGKILL);
+        child.wait().unwrap();
+    }
+
     #[test]
     fn link_and_stat_parsing() {
         assert_eq!(socket_inode(OsStr::new("socket:[12345]")), Some(12345));
@@ -235,7 +314,7 @@ mod tests {
     #[test]
     fn own_socket_is_found_in_own_tree() {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        let me = std::process::id() as i32;
+        let me = nix::unistd::getpid().as_raw();
         let s = find_owner(Path::new(PROC), me, &[own_socket_inode(&l)]);
         assert_eq!(s.pid, Some(me));
         assert_eq!(find_owner(Path::new(PROC), me, &[]).pid, None);
@@ -268,7 +347,7 @@ mod tests {
     #[test]
     fn a_childs_socket_is_found_but_not_a_parents_from_the_child() {
         let (mut c, pid, inode) = listening_child();
-        let me = std::process::id() as i32;
+        let me = nix::unistd::getpid().as_raw();
         let tree = descendants(Path::new(PROC), me);
         assert_eq!(tree[0], me);
         assert!(tree.contains(&pid), "{tree:?}");
@@ -288,7 +367,7 @@ mod tests {
     #[test]
     fn ppid_fallback_agrees_with_children_files() {
         let (mut c, pid, _) = listening_child();
-        let me = std::process::id() as i32;
+        let me = nix::unistd::getpid().as_raw();
         let map = children_by_ppid(Path::new(PROC));
         assert!(map.get(&me).is_some_and(|k| k.contains(&pid)));
         drop(c.stdin.take());

@@ -4,100 +4,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// Where the child's stdio goes (`--io`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum IoTarget {
-    /// `file:///abs/path` or a bare path (relative to the working directory).
-    File(PathBuf),
-    /// `tcp://host:port`, or with `tls: true`, `tls://` / `ssl://`.
-    Net {
-        /// Host name or IP literal, without brackets.
-        host: String,
-        /// TCP port, 1–65535.
-        port: u16,
-        /// TLS on top of TCP.
-        tls: bool,
-    },
-    /// `unix:///path`: a stream socket.
-    Unix(PathBuf),
-}
-
-/// A `--web-hook` URL: `http[s]://[user[:pass]@]host[:port][/path][?query]`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HookUrl {
-    /// `https`.
-    pub tls: bool,
-    /// Host name or IP literal, without brackets.
-    pub host: String,
-    /// Port: explicit, or 80 / 443.
-    pub port: u16,
-    /// Path and query as sent in the request line; at least `/`.
-    pub path: String,
-    /// `user:pass` from the URL, base64-encoded for `Authorization: Basic` (RFC 7617).
-    pub basic_auth: Option<String>,
-    /// The URL as given, for messages.
-    pub original: String,
-}
-
-/// `--stdout-prefix P[:COLOR]`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Prefix {
-    /// The text put before every line.
-    pub text: String,
-    /// Bold color, if one was named.
-    pub color: Option<Color>,
-}
-
-/// The colors `--stdout-prefix` knows, with their SGR foreground codes (ECMA-48).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Color {
-    White,
-    Green,
-    Blue,
-    Magenta,
-    Yellow,
-    Cyan,
-    Red,
-}
-
-impl Color {
-    /// The color named `name` (in any case: `cyan`, `CYAN`), if known.
-    pub fn from_name(name: &str) -> Option<Color> {
-        Some(match name.to_ascii_lowercase().as_str() {
-            "white" => Color::White,
-            "green" => Color::Green,
-            "blue" => Color::Blue,
-            "magenta" => Color::Magenta,
-            "yellow" => Color::Yellow,
-            "cyan" => Color::Cyan,
-            "red" => Color::Red,
-            _ => return None,
-        })
-    }
-
-    /// SGR foreground code: white 37, green 32, blue 34, magenta 35, yellow 33, cyan 36, red 31.
-    pub fn code(self) -> u8 {
-        match self {
-            Color::White => 37,
-            Color::Green => 32,
-            Color::Blue => 34,
-            Color::Magenta => 35,
-            Color::Yellow => 33,
-            Color::Cyan => 36,
-            Color::Red => 31,
-        }
-    }
-}
-
-impl Prefix {
-    /// The exact bytes put before each line: `ESC[<code>;1m` + text + `ESC[0m` with a color, else the text.
-    pub fn bytes(&self) -> Vec<u8> {
-        match self.color {
-            Some(c) => format!("\x1b[{};1m{}\x1b[0m", c.code(), self.text).into_bytes(),
-            None => self.text.clone().into_bytes(),
-        }
-    }
-}
+use crate::http::Url;
+use crate::io::{Color, IoTarget, Prefix};
 
 /// Parses `--stdout-prefix`: split on the last `:` only if what follows is a color name.
 pub fn parse_prefix(s: &str) -> Result<Prefix, String> {
@@ -125,8 +33,10 @@ pub fn parse_port(s: &str) -> Result<u16, String> {
         return Err("not a port number (1-65535)".into());
     }
     match s.parse::<u32>() {
-        Ok(p) if (1..=65535).contains(&p) => Ok(p as u16),
-        Ok(_) => Err("port must be 1-65535".into()),
+        Ok(p) => u16::try_from(p)
+            .ok()
+            .filter(|&p| p != 0)
+            .ok_or_else(|| "port must be 1-65535".into()),
         Err(_) => Err("not a port number (1-65535)".into()),
     }
 }
@@ -135,6 +45,7 @@ pub fn parse_port(s: &str) -> Result<u16, String> {
 const MAX_DURATION: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
 /// Parses `--log-rotate`: whole hours (`24`) or a number with a unit `s`, `m`, `h`, `d`. Must be > 0.
+/// Surrounding blanks are trimmed (the one value parser that still does).
 pub fn parse_rotate_period(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let (num, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
@@ -164,8 +75,8 @@ pub fn parse_rotate_period(s: &str) -> Result<Duration, String> {
 
 /// Parses `--grace-period`: seconds, whole or decimal (`5`, `0.5`), ≥ 0.
 pub fn parse_grace(s: &str) -> Result<Duration, String> {
-    // Plain decimal only, as `--bind-port` and `--log-rotate` take digits only: no blanks, sign or
-    // exponent (`1e3` would be 1000 s), which `f64::from_str` would all accept.
+    // Plain decimal only, as `--bind-port` takes digits only: no blanks, sign or exponent (`1e3`
+    // would be 1000 s), which `f64::from_str` would all accept.
     let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
     let digits = |p: &str| p.bytes().all(|b| b.is_ascii_digit());
     if whole.len() + frac.len() == 0 || !digits(whole) || !digits(frac) {
@@ -328,7 +239,8 @@ fn percent_decode(s: &str) -> Vec<u8> {
         if b[i] == b'%' && i + 2 < b.len() {
             let hex = |c: u8| (c as char).to_digit(16);
             if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
-                out.push((h * 16 + l) as u8);
+                // Two hex digits: at most 0xff.
+                out.push(u8::try_from(h * 16 + l).unwrap_or(u8::MAX));
                 i += 3;
                 continue;
             }
@@ -340,7 +252,7 @@ fn percent_decode(s: &str) -> Vec<u8> {
 }
 
 /// Parses `--web-hook`: `http://` or `https://`, host (name, IPv4, `[IPv6]`), optional port, path, query.
-pub fn parse_hook_url(s: &str) -> Result<HookUrl, String> {
+pub fn parse_hook_url(s: &str) -> Result<Url, String> {
     let (scheme, rest) = s
         .split_once("://")
         .ok_or("expected an http:// or https:// URL")?;
@@ -375,7 +287,7 @@ pub fn parse_hook_url(s: &str) -> Result<HookUrl, String> {
         cred.extend(percent_decode(pass));
         base64(&cred)
     });
-    Ok(HookUrl {
+    Ok(Url {
         tls,
         host,
         port,
@@ -386,220 +298,4 @@ pub fn parse_hook_url(s: &str) -> Result<HookUrl, String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn prefix_splits_only_on_a_known_color() {
-        assert_eq!(
-            parse_prefix("a:b:red").unwrap(),
-            Prefix {
-                text: "a:b".into(),
-                color: Some(Color::Red)
-            }
-        );
-        assert_eq!(
-            parse_prefix("web: ").unwrap(),
-            Prefix {
-                text: "web: ".into(),
-                color: None
-            }
-        );
-        assert_eq!(parse_prefix("x:pink").unwrap().text, "x:pink");
-        assert_eq!(parse_prefix("web:CYAN").unwrap().color, Some(Color::Cyan));
-        assert_eq!(
-            parse_prefix(":green").unwrap().bytes(),
-            b"\x1b[32;1m\x1b[0m"
-        );
-        assert_eq!(
-            parse_prefix("app:cyan").unwrap().bytes(),
-            b"\x1b[36;1mapp\x1b[0m"
-        );
-        assert!(parse_prefix("").is_err());
-    }
-
-    #[test]
-    fn rotate_periods() {
-        assert_eq!(
-            parse_rotate_period("24").unwrap(),
-            Duration::from_secs(86400)
-        );
-        assert_eq!(parse_rotate_period("30s").unwrap(), Duration::from_secs(30));
-        assert_eq!(
-            parse_rotate_period("90m").unwrap(),
-            Duration::from_secs(5400)
-        );
-        assert_eq!(
-            parse_rotate_period("12h").unwrap(),
-            Duration::from_secs(43200)
-        );
-        assert_eq!(
-            parse_rotate_period("7d").unwrap(),
-            Duration::from_secs(604800)
-        );
-        for bad in [
-            "0",
-            "0s",
-            "-1",
-            "",
-            "h",
-            "1x",
-            "1.5h",
-            "99999999999999999999",
-            "18446744073709551615d",
-        ] {
-            assert!(parse_rotate_period(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn ports_and_grace() {
-        assert_eq!(parse_port("1").unwrap(), 1);
-        assert_eq!(parse_port("65535").unwrap(), 65535);
-        for bad in [
-            "0",
-            "65536",
-            "-1",
-            "x",
-            "",
-            " 80",
-            "+80",
-            "080",
-            "99999999999",
-        ] {
-            assert!(parse_port(bad).is_err(), "{bad}");
-        }
-        assert_eq!(parse_grace("0.5").unwrap(), Duration::from_millis(500));
-        assert!(parse_grace("-1").is_err());
-        assert!(parse_grace("NaN").is_err());
-        assert!(parse_grace("inf").is_err());
-        assert!(parse_grace("1e300").is_err());
-        assert_eq!(parse_grace("5").unwrap(), Duration::from_secs(5));
-        assert_eq!(parse_grace("5.").unwrap(), Duration::from_secs(5));
-        assert_eq!(parse_grace(".5").unwrap(), Duration::from_millis(500));
-        for bad in [
-            " 5", "5 ", "+5", "-0", "1e3", "1e-400", ".", "", "5..0", "0x5",
-        ] {
-            assert!(parse_grace(bad).is_err(), "{bad:?}");
-        }
-        for bad in [" 5", "+5", "5 ", ""] {
-            assert!(parse_keep(bad).is_err(), "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn io_targets() {
-        assert_eq!(
-            parse_io("file:///var/log/a").unwrap(),
-            IoTarget::File("/var/log/a".into())
-        );
-        assert_eq!(
-            parse_io("out.log").unwrap(),
-            IoTarget::File("out.log".into())
-        );
-        assert_eq!(
-            parse_io("tcp://127.0.0.1:9000").unwrap(),
-            IoTarget::Net {
-                host: "127.0.0.1".into(),
-                port: 9000,
-                tls: false
-            }
-        );
-        assert_eq!(
-            parse_io("ssl://[::1]:443").unwrap(),
-            IoTarget::Net {
-                host: "::1".into(),
-                port: 443,
-                tls: true
-            }
-        );
-        assert_eq!(
-            parse_io("unix:///run/x.sock").unwrap(),
-            IoTarget::Unix("/run/x.sock".into())
-        );
-        // The scheme is case-insensitive (RFC 3986, 3.1) all the way: `TCP://` is plain TCP.
-        for (url, tls) in [
-            ("TCP://h:1", false),
-            ("Tcp://h:1", false),
-            ("TLS://h:1", true),
-        ] {
-            assert_eq!(
-                parse_io(url).unwrap(),
-                IoTarget::Net {
-                    host: "h".into(),
-                    port: 1,
-                    tls
-                },
-                "{url}"
-            );
-        }
-        assert!(parse_io("unix:x.sock").unwrap_err().contains("unix:///"));
-        assert!(parse_io("-d").unwrap_err().contains("./-d"));
-        for typo in ["TCP:127.0.0.1:1", "tls:h:1", "File:/x", "UNIX:/s"] {
-            assert!(parse_io(typo).unwrap_err().contains("://"), "{typo}");
-        }
-        assert_eq!(
-            parse_io("logs:2024").unwrap(),
-            IoTarget::File("logs:2024".into())
-        );
-        assert_eq!(parse_io("./-d").unwrap(), IoTarget::File("./-d".into()));
-        for bad in [
-            "ftp://x",
-            "tcp://nohostport",
-            "file://",
-            "file://rel",
-            "tcp://:80",
-            "tcp://h:0",
-            "tcp://h:99999",
-            "unix://",
-            "tls://[::1",
-            "tcp://a b:1",
-            "",
-        ] {
-            assert!(parse_io(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn hook_urls() {
-        let u = parse_hook_url("http://example.com").unwrap();
-        assert_eq!(
-            (u.tls, u.host.as_str(), u.port, u.path.as_str()),
-            (false, "example.com", 80, "/")
-        );
-        let u = parse_hook_url("https://u:p%40ss@[::1]:8443/a/b?c=d#frag").unwrap();
-        assert_eq!(
-            (u.tls, u.host.as_str(), u.port, u.path.as_str()),
-            (true, "::1", 8443, "/a/b?c=d")
-        );
-        assert_eq!(u.basic_auth.as_deref(), Some(base64(b"u:p@ss").as_str()));
-        assert_eq!(parse_hook_url("http://h?x=1").unwrap().path, "/?x=1");
-        for bad in [
-            "ftp://h",
-            "h",
-            "http://",
-            "http://:80",
-            "http://h:0",
-            "http://h:x",
-            "http://a b/",
-            "http://[zz]/",
-        ] {
-            assert!(parse_hook_url(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn base64_rfc4648_vectors() {
-        for (i, o) in [
-            ("", ""),
-            ("f", "Zg=="),
-            ("fo", "Zm8="),
-            ("foo", "Zm9v"),
-            ("foob", "Zm9vYg=="),
-            ("fooba", "Zm9vYmE="),
-            ("foobar", "Zm9vYmFy"),
-        ] {
-            assert_eq!(base64(i.as_bytes()), o);
-        }
-    }
-}
+mod tests;

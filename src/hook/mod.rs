@@ -1,59 +1,43 @@
-//! `--web-hook`: a queue of status PUTs (`starting`, `running`, `crashed`), delivered strictly in order,
-//! one at a time, over a non-blocking TCP or rustls connection driven by the reactor. Never blocks the
-//! loop; failures are logged, never fatal.
+//! `--web-hook`: status PUTs (`starting` when the child is spawned, `running` when it is ready,
+//! `crashed` when it exited) delivered strictly in order, one at a time ([`queue`]), over dock's
+//! HTTP client on the loop. Never blocks the loop; failures are logged, never fatal. Once `crashed`
+//! is queued, everything left gets at most the flush time (`--grace-period`, at least 0.1 s), so the
+//! exit wait is bounded without anything else to call.
 //!
-//! Registers: `Source::HookConn` (the connection, one at a time, a new one per request),
-//! `Source::HookTimer` (request timeout, retry backoff, the exit deadline; registered at the first
-//! [`Hook::send`], armed only while something is queued), `Source::HookResolved` (the resolver
-//! thread's pipe, only while a host name is being resolved).
-//!
-//! Integration contract used by `app.rs`:
-//! - [`Hook::new`] before the spawn (errors exit 2);
-//! - [`Hook::send`] on each state change: `Starting` when spawning, `Running` after it (or on
-//!   `Notice::PortReady`), `Crashed` when the main child has exited;
-//! - [`Hook::on_event`] for `HookConn`, `HookTimer` and `HookResolved` events;
-//! - at exit, keep the loop running until [`Hook::idle`]: from the moment `Crashed` is queued, the hook
-//!   gives up by itself after the `flush` duration given to [`Hook::new`] (`--grace-period`), so the wait
-//!   is bounded without anything else to call.
+//! Registers: the connection (one at a time, a new one per request) and the resolver's pipe (only
+//! while a host name is being resolved). Deadline: the try's timeout, the backoff and the flush
+//! bound, whichever is nearest. Reads `Spawned`, `Ready`, `ChildExited`.
 
-pub mod conn;
-pub mod http;
+pub mod netif;
 pub mod payload;
+pub mod queue;
 
-use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
-use std::os::fd::AsRawFd;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
-use mio::{Interest, Token};
 use thiserror::Error;
 
-use crate::cli::HookUrl;
-use crate::reactor::{Reactor, Ready, Source};
-use crate::status::ChildExit;
-use crate::sys::timer::Timer;
+use crate::event::{Ctx, Event, Handler, Key};
+use crate::http::conn::{Conn, ConnError};
+use crate::http::resolve::Resolving;
+use crate::http::Url;
+use crate::notice::Notice;
+use crate::tls::TlsOptions;
 use crate::{debug, warn};
-use conn::{Conn, ConnError, Resolving};
+use queue::{Failed, Queue, Status};
 
 /// Deadline of one request attempt, from its start (resolution, connect, TLS, request, response).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Tries per status, the first included; then it is dropped with a log line.
-pub const MAX_TRIES: u32 = 3;
-
-/// Wait before the second try; doubled before each later one.
-pub const FIRST_BACKOFF: Duration = Duration::from_millis(500);
-
-/// A state the hook reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    /// dock is starting the child.
-    Starting,
-    /// The child is started (or its `--bind-port` listens).
-    Running,
-    /// The main child exited, with these details.
-    Crashed(ChildExit),
+/// What the hook needs from the command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HookConfig {
+    /// `--web-hook`.
+    pub url: Url,
+    /// `--ca-file`, `--insecure`.
+    pub tls: TlsOptions,
+    /// How long what is queued may still take once `crashed` is (a grace period, at least 0.1 s).
+    pub flush: Duration,
 }
 
 /// Why the hook could not be set up (exit 2).
@@ -69,7 +53,7 @@ pub enum HookError {
     },
     /// The TLS configuration could not be built (`--ca-file`).
     #[cfg(feature = "tls")]
-    #[error("--web-hook {url}: {source}")]
+    #[error("--web-hook {url}")]
     Tls {
         /// The URL, without its userinfo.
         url: String,
@@ -77,25 +61,13 @@ pub enum HookError {
         #[source]
         source: crate::tls::TlsError,
     },
-    /// The timerfd could not be created.
-    #[error("--web-hook {url}: timer: {source}")]
-    Timer {
-        /// The URL, without its userinfo.
-        url: String,
-        /// The cause.
-        #[source]
-        source: std::io::Error,
-    },
 }
 
-/// A queued status, how often it was tried and why the last try failed.
-#[derive(Debug, Clone)]
-struct Item {
-    status: Status,
-    pid: Option<i32>,
-    tries: u32,
-    last_error: Option<String>,
-}
+/// The connection's and the resolver pipe's keys.
+const CONN: Key = 0;
+const RESOLVED: Key = 1;
+/// The one deadline.
+const TIMER: Key = 0;
 
 /// What the front item is waiting for.
 enum Phase {
@@ -115,21 +87,20 @@ enum Phase {
 
 /// The hook client.
 pub struct Hook {
-    url: HookUrl,
-    /// `scheme://host[:port]/path` without userinfo: what log lines show (no password in logs).
+    url: Url,
+    /// The URL without userinfo: what log lines show (no password in logs).
     label: String,
     #[cfg(feature = "tls")]
-    tls: Option<conn::TlsParams>,
+    tls: Option<crate::http::conn::TlsParams>,
     flush: Duration,
-    queue: VecDeque<Item>,
+    queue: Queue,
     phase: Phase,
     /// When the current phase ends (attempt timeout or backoff end).
     phase_deadline: Option<Instant>,
     /// When the hook gives up on everything: `flush` after `Crashed` was queued.
     exit_deadline: Option<Instant>,
-    crashed: bool,
-    timer: Timer,
-    timer_token: Option<Token>,
+    /// The main child's pid, once spawned.
+    pid: Option<i32>,
     /// Addresses from the last lookup, reused until an attempt fails.
     addrs: Option<Vec<SocketAddr>>,
     /// The current request's bytes (kept for the next address or try).
@@ -137,31 +108,26 @@ pub struct Hook {
 }
 
 impl Hook {
-    /// A client for `url`. For an https URL the rustls configuration is built here (webpki roots plus
-    /// `ca_file`, or no verification with `insecure`); a plain http hook never builds one. `flush` bounds
-    /// the delivery of what is queued once `Crashed` is (`--grace-period`, seconds on the command line).
+    /// A client for `cfg`. For an https URL the rustls configuration is built here (webpki roots
+    /// plus `--ca-file`, or no verification with `--insecure`); a plain http hook never builds one.
     ///
     /// # Errors
-    /// [`HookError`]: a bad `--ca-file`, an unusable TLS server name, no timerfd.
-    pub fn new(
-        url: HookUrl,
-        ca_file: Option<&Path>,
-        insecure: bool,
-        flush: Duration,
-    ) -> Result<Hook, HookError> {
-        let label = label(&url);
+    /// [`HookError`]: a bad `--ca-file`, an unusable TLS server name, TLS not built in.
+    pub fn new(cfg: HookConfig) -> Result<Hook, HookError> {
+        let label = cfg.url.label();
         #[cfg(feature = "tls")]
-        let tls = if url.tls {
-            let config =
-                crate::tls::client_config(ca_file, insecure).map_err(|source| HookError::Tls {
+        let tls = if cfg.url.tls {
+            let config = crate::tls::client_config(cfg.tls.ca_file.as_deref(), cfg.tls.insecure)
+                .map_err(|source| HookError::Tls {
                     url: label.clone(),
                     source,
                 })?;
-            let name = crate::tls::server_name(&url.host).map_err(|reason| HookError::Setup {
-                url: label.clone(),
-                reason,
-            })?;
-            if insecure {
+            let name =
+                crate::tls::server_name(&cfg.url.host).map_err(|reason| HookError::Setup {
+                    url: label.clone(),
+                    reason,
+                })?;
+            if cfg.tls.insecure {
                 warn!("--web-hook {label}: --insecure: the server's certificate is not verified");
             }
             Some((config, name))
@@ -169,161 +135,63 @@ impl Hook {
             None
         };
         #[cfg(not(feature = "tls"))]
-        {
-            let _ = (ca_file, insecure);
-            if url.tls {
-                return Err(HookError::Setup {
-                    url: label,
-                    reason: "this dock was built without TLS".into(),
-                });
-            }
+        if cfg.url.tls {
+            return Err(HookError::Setup {
+                url: label,
+                reason: "this dock was built without TLS".into(),
+            });
         }
-        let timer = Timer::new().map_err(|source| HookError::Timer {
-            url: label.clone(),
-            source,
-        })?;
         Ok(Hook {
-            url,
+            url: cfg.url,
             label,
             #[cfg(feature = "tls")]
             tls,
-            flush,
-            queue: VecDeque::new(),
+            flush: cfg.flush,
+            queue: Queue::default(),
             phase: Phase::Idle,
             phase_deadline: None,
             exit_deadline: None,
-            crashed: false,
-            timer,
-            timer_token: None,
+            pid: None,
             addrs: None,
             request: Vec::new(),
         })
     }
 
-    /// Queues `status` for the child `pid` and starts delivery if idle. `Running` after `Crashed` is
-    /// ignored; `Crashed` drops a `Running` that is still waiting (the child died first) and starts the
-    /// `flush` deadline.
-    pub fn send(&mut self, r: &mut Reactor, status: Status, pid: Option<i32>) {
-        if self.timer_token.is_none() {
-            match r.add_fd(
-                self.timer.as_raw_fd(),
-                Source::HookTimer,
-                Interest::READABLE,
-            ) {
-                Ok(t) => self.timer_token = Some(t),
-                Err(e) => {
-                    warn!("web hook {}: registering its timer: {e}", self.label);
-                    return;
-                }
+    /// Queues `status` and starts delivery if idle.
+    fn send(&mut self, cx: &mut Ctx<'_>, status: Status) {
+        let in_flight = !matches!(self.phase, Phase::Idle | Phase::Backoff);
+        let (queued, dropped) = self.queue.push(status, self.pid, in_flight);
+        for _ in 0..dropped {
+            debug!("web hook: running not sent, the child exited first");
+        }
+        if !queued {
+            return;
+        }
+        if let Status::Crashed(_) = status {
+            self.exit_deadline = Some(Instant::now() + self.flush);
+            if self.queue.len() == 1 {
+                // Only `crashed` is left (a `running` backing off was dropped): it goes out now.
+                self.cleanup_phase(cx);
             }
         }
-        match status {
-            Status::Running if self.crashed => return,
-            Status::Crashed(_) => {
-                self.crashed = true;
-                self.exit_deadline = Some(Instant::now() + self.flush);
-                let in_flight = !matches!(self.phase, Phase::Idle | Phase::Backoff);
-                let mut i = 0;
-                self.queue.retain(|item| {
-                    let keep = item.status != Status::Running || (i == 0 && in_flight);
-                    i += 1;
-                    if !keep {
-                        debug!("web hook: running not sent, the child exited first");
-                    }
-                    keep
-                });
-                if self.queue.is_empty() {
-                    self.cleanup_phase(r);
-                }
-            }
-            _ => {}
+        match self.phase {
+            Phase::Idle => self.start_attempt(cx),
+            _ => self.rearm(cx),
         }
-        self.queue.push_back(Item {
-            status,
-            pid,
-            tries: 0,
-            last_error: None,
-        });
-        if matches!(self.phase, Phase::Idle) {
-            self.start_attempt(r);
-        } else {
-            self.rearm();
-        }
-    }
-
-    /// Handles an event on one of the hook's sources.
-    pub fn on_event(&mut self, r: &mut Reactor, source: Source, ev: Ready) {
-        match source {
-            Source::HookTimer => {
-                self.timer.drain();
-                self.on_timer(r);
-            }
-            Source::HookResolved => {
-                let Phase::Resolving(res) = &mut self.phase else {
-                    return;
-                };
-                if res.token() != ev.token {
-                    return;
-                }
-                let Some(answer) = res.poll() else { return };
-                self.cleanup_phase(r);
-                match answer {
-                    Ok(addrs) if !addrs.is_empty() => {
-                        self.addrs = Some(addrs.clone());
-                        self.connect(r, addrs, 0, None);
-                    }
-                    Ok(_) => self.attempt_failed(r, format!("{}: no address", self.url.host)),
-                    Err(e) => self.attempt_failed(r, format!("resolving {}: {e}", self.url.host)),
-                }
-            }
-            Source::HookConn => {
-                let Phase::Sending { conn, .. } = &mut self.phase else {
-                    return;
-                };
-                if conn.token() != ev.token {
-                    return;
-                }
-                let result = conn.on_ready();
-                if let Ok(None) = result {
-                    return;
-                }
-                let Phase::Sending { conn, addrs, next } =
-                    std::mem::replace(&mut self.phase, Phase::Idle)
-                else {
-                    return;
-                };
-                conn.close(r);
-                match result {
-                    Ok(Some(resp)) if resp.success() => self.delivered(r, resp.code),
-                    Ok(Some(resp)) => {
-                        self.attempt_failed(r, format!("HTTP {} {}", resp.code, resp.reason))
-                    }
-                    Err(e @ ConnError::Connect { .. }) => self.connect(r, addrs, next, Some(e)),
-                    Err(e) => self.attempt_failed(r, e.to_string()),
-                    Ok(None) => {}
-                }
-            }
-            _ => {}
-        }
-    }
-
-    /// Nothing queued or in flight: dock may exit as far as the hook is concerned.
-    pub fn idle(&self) -> bool {
-        self.queue.is_empty()
     }
 
     /// Starts a try of the front item: resolve (unless an IP literal or cached), then connect.
-    fn start_attempt(&mut self, r: &mut Reactor) {
+    fn start_attempt(&mut self, cx: &mut Ctx<'_>) {
         let Some(item) = self.queue.front().cloned() else {
             self.phase = Phase::Idle;
             self.phase_deadline = None;
-            self.rearm();
+            self.rearm(cx);
             return;
         };
         self.phase_deadline = Some(Instant::now() + REQUEST_TIMEOUT);
-        self.rearm();
-        let body = payload::body(item.status, item.pid, &crate::netif::interfaces());
-        self.request = http::request(&self.url, &body);
+        self.rearm(cx);
+        let body = payload::body(item.status, item.pid, &netif::interfaces());
+        self.request = crate::http::put_json(&self.url, &body);
         debug!(
             "web hook {}: PUT {} (try {})",
             self.label,
@@ -335,20 +203,20 @@ impl Hook {
         } else if let Some(a) = &self.addrs {
             a.clone()
         } else {
-            match Resolving::start(r, &self.url.host, self.url.port) {
+            match Resolving::start(cx, RESOLVED, &self.url.host, self.url.port) {
                 Ok(res) => self.phase = Phase::Resolving(res),
-                Err(e) => self.attempt_failed(r, format!("resolving {}: {e}", self.url.host)),
+                Err(e) => self.attempt_failed(cx, format!("resolving {}: {e}", self.url.host)),
             }
             return;
         };
-        self.connect(r, addrs, 0, None);
+        self.connect(cx, addrs, 0, None);
     }
 
     /// Connects to the first of `addrs[next..]` that accepts a connect; `last` is the previous
     /// address's failure, reported when none is left.
     fn connect(
         &mut self,
-        r: &mut Reactor,
+        cx: &mut Ctx<'_>,
         addrs: Vec<SocketAddr>,
         mut next: usize,
         mut last: Option<ConnError>,
@@ -356,9 +224,9 @@ impl Hook {
         while let Some(&addr) = addrs.get(next) {
             next += 1;
             #[cfg(feature = "tls")]
-            let opened = Conn::open(r, addr, self.request.clone(), self.tls.as_ref());
+            let opened = Conn::open(cx, CONN, addr, self.request.clone(), self.tls.as_ref());
             #[cfg(not(feature = "tls"))]
-            let opened = Conn::open(r, addr, self.request.clone());
+            let opened = Conn::open(cx, CONN, addr, self.request.clone());
             match opened {
                 Ok(conn) => {
                     self.phase = Phase::Sending { conn, addrs, next };
@@ -367,75 +235,121 @@ impl Hook {
                 Err(e) => last = Some(e),
             }
         }
-        let reason = last.map_or_else(|| "no address".to_string(), |e| e.to_string());
-        self.attempt_failed(r, reason);
+        let reason = last.map_or_else(|| "no address".to_string(), |e| crate::log::chain(&e));
+        self.attempt_failed(cx, reason);
     }
 
-    fn on_timer(&mut self, r: &mut Reactor) {
+    fn on_resolved(&mut self, cx: &mut Ctx<'_>, ev: Event) {
+        let Phase::Resolving(res) = &mut self.phase else {
+            return;
+        };
+        if res.token() != ev.token {
+            return;
+        }
+        let Some(answer) = res.poll() else { return };
+        self.cleanup_phase(cx);
+        match answer {
+            Ok(addrs) if !addrs.is_empty() => {
+                self.addrs = Some(addrs.clone());
+                self.connect(cx, addrs, 0, None);
+            }
+            Ok(_) => self.attempt_failed(cx, format!("{}: no address", self.url.host)),
+            Err(e) => self.attempt_failed(cx, format!("resolving {}: {e}", self.url.host)),
+        }
+    }
+
+    fn on_conn(&mut self, cx: &mut Ctx<'_>, ev: Event) {
+        let Phase::Sending { conn, .. } = &mut self.phase else {
+            return;
+        };
+        if conn.token() != ev.token {
+            return;
+        }
+        let result = conn.on_ready();
+        if let Ok(None) = result {
+            return;
+        }
+        let Phase::Sending { conn, addrs, next } = std::mem::replace(&mut self.phase, Phase::Idle)
+        else {
+            return;
+        };
+        conn.close(cx);
+        match result {
+            Ok(Some(resp)) if resp.success() => self.delivered(cx, resp.code),
+            Ok(Some(resp)) => {
+                self.attempt_failed(cx, format!("HTTP {} {}", resp.code, resp.reason))
+            }
+            Err(e @ ConnError::Connect { .. }) => self.connect(cx, addrs, next, Some(e)),
+            Err(e) => self.attempt_failed(cx, crate::log::chain(&e)),
+            Ok(None) => {}
+        }
+    }
+
+    fn on_timer(&mut self, cx: &mut Ctx<'_>) {
         let now = Instant::now();
         if self.exit_deadline.is_some_and(|d| now >= d) {
-            self.abandon(r);
+            self.abandon(cx);
         } else if self.phase_deadline.is_some_and(|d| now >= d) {
             match self.phase {
                 Phase::Idle => self.phase_deadline = None,
-                Phase::Backoff => self.start_attempt(r),
+                Phase::Backoff => self.start_attempt(cx),
                 _ => self.attempt_failed(
-                    r,
+                    cx,
                     format!("no response within {} s", REQUEST_TIMEOUT.as_secs()),
                 ),
             }
         }
-        self.rearm();
+        self.rearm(cx);
     }
 
     /// The front item got a 2xx.
-    fn delivered(&mut self, r: &mut Reactor, code: u16) {
-        if let Some(item) = self.queue.pop_front() {
+    fn delivered(&mut self, cx: &mut Ctx<'_>, code: u16) {
+        if let Some(item) = self.queue.delivered() {
             debug!(
                 "web hook {}: {} delivered ({code})",
                 self.label,
-                payload::status_name(item.status)
+                item.status.name()
             );
         }
-        self.start_attempt(r);
+        self.start_attempt(cx);
     }
 
-    /// The front item's try failed: retry after a backoff, or drop it after [`MAX_TRIES`] (or at once
-    /// for a `running` that `crashed` follows: it must not arrive after it).
-    fn attempt_failed(&mut self, r: &mut Reactor, reason: String) {
-        self.cleanup_phase(r);
+    /// The front item's try failed: retry after a backoff, or drop it.
+    fn attempt_failed(&mut self, cx: &mut Ctx<'_>, reason: String) {
+        self.cleanup_phase(cx);
         // A new lookup next time: the failure may be a stale address.
         self.addrs = None;
-        let Some(item) = self.queue.front_mut() else {
-            self.start_attempt(r);
-            return;
-        };
-        item.tries += 1;
-        let name = payload::status_name(item.status);
-        if item.tries >= MAX_TRIES || (item.status == Status::Running && self.crashed) {
-            warn!(
-                "web hook {}: {name} not delivered after {} tries: {reason}",
-                self.label, item.tries
-            );
-            self.queue.pop_front();
-            self.start_attempt(r);
-        } else {
-            debug!(
-                "web hook {}: {name} try {} failed: {reason}",
-                self.label, item.tries
-            );
-            item.last_error = Some(reason);
-            let backoff = FIRST_BACKOFF * 2u32.pow(item.tries - 1);
-            self.phase = Phase::Backoff;
-            self.phase_deadline = Some(Instant::now() + backoff);
-            self.rearm();
+        let tries = self.queue.front().map_or(0, |i| i.tries + 1);
+        match self.queue.failed(reason.clone()) {
+            None => self.start_attempt(cx),
+            Some(Failed::GiveUp(item)) => {
+                warn!(
+                    "web hook {}: {} not delivered after {} tries: {reason}",
+                    self.label,
+                    item.status.name(),
+                    item.tries
+                );
+                self.start_attempt(cx);
+            }
+            Some(Failed::Retry(backoff)) => {
+                if let Some(item) = self.queue.front() {
+                    debug!(
+                        "web hook {}: {} try {tries} failed: {reason}",
+                        self.label,
+                        item.status.name()
+                    );
+                }
+                self.phase = Phase::Backoff;
+                self.phase_deadline = Some(Instant::now() + backoff);
+                self.rearm(cx);
+            }
         }
     }
 
     /// The exit deadline passed: give up on everything queued.
-    fn abandon(&mut self, r: &mut Reactor) {
-        self.cleanup_phase(r);
-        for item in self.queue.drain(..) {
+    fn abandon(&mut self, cx: &mut Ctx<'_>) {
+        self.cleanup_phase(cx);
+        for item in self.queue.abandon() {
             let why = item
                 .last_error
                 .map(|e| format!(" (last try: {e})"))
@@ -443,25 +357,25 @@ impl Hook {
             warn!(
                 "web hook {}: {} not delivered within the grace period ({}){why}",
                 self.label,
-                payload::status_name(item.status),
+                item.status.name(),
                 crate::log::seconds(self.flush)
             );
         }
         self.phase_deadline = None;
-        self.rearm();
+        self.rearm(cx);
     }
 
     /// Closes the connection or resolver of the current phase, if any; the phase becomes Idle.
-    fn cleanup_phase(&mut self, r: &mut Reactor) {
+    fn cleanup_phase(&mut self, cx: &mut Ctx<'_>) {
         match std::mem::replace(&mut self.phase, Phase::Idle) {
-            Phase::Sending { conn, .. } => conn.close(r),
-            Phase::Resolving(res) => res.close(r),
+            Phase::Sending { conn, .. } => conn.close(cx),
+            Phase::Resolving(res) => res.close(cx),
             Phase::Idle | Phase::Backoff => {}
         }
     }
 
-    /// Arms the timer for the nearest of the phase and exit deadlines, or disarms it when idle.
-    fn rearm(&mut self) {
+    /// Arms the deadline for the nearest of the phase and exit deadlines, or disarms it when idle.
+    fn rearm(&mut self, cx: &mut Ctx<'_>) {
         let mut next = self.phase_deadline;
         if !self.queue.is_empty() {
             next = match (next, self.exit_deadline) {
@@ -469,23 +383,47 @@ impl Hook {
                 (a, b) => a.or(b),
             };
         }
-        let res = match next {
-            Some(at) => self.timer.arm(at.saturating_duration_since(Instant::now())),
-            None => self.timer.disarm(),
-        };
-        if let Err(e) = res {
-            warn!("web hook {}: timer: {e}", self.label);
+        match next {
+            Some(at) => cx.arm(TIMER, at),
+            None => cx.disarm(TIMER),
         }
     }
 }
 
-/// `scheme://host[:port]/path` for log lines: the URL without userinfo.
-fn label(url: &HookUrl) -> String {
-    let scheme = if url.tls { "https" } else { "http" };
-    let host = if url.host.contains(':') {
-        format!("[{}]", url.host)
-    } else {
-        url.host.clone()
-    };
-    format!("{scheme}://{host}:{}{}", url.port, url.path)
+impl Handler for Hook {
+    fn start(&mut self, _cx: &mut Ctx<'_>) {}
+
+    fn on_event(&mut self, cx: &mut Ctx<'_>, ev: Event) {
+        match ev.key {
+            CONN => self.on_conn(cx, ev),
+            RESOLVED => self.on_resolved(cx, ev),
+            _ => {}
+        }
+    }
+
+    fn on_deadline(&mut self, cx: &mut Ctx<'_>, _key: Key) {
+        self.on_timer(cx);
+    }
+
+    fn on_notice(&mut self, cx: &mut Ctx<'_>, notice: &Notice) {
+        match notice {
+            Notice::Spawned { pid, .. } => {
+                self.pid = Some(*pid);
+                self.send(cx, Status::Starting);
+            }
+            Notice::Ready { .. } => self.send(cx, Status::Running),
+            Notice::ChildExited(exit) => self.send(cx, Status::Crashed(*exit)),
+            _ => {}
+        }
+    }
+
+    fn flushed(&self) -> bool {
+        self.queue.is_empty()
+    }
+
+    fn finish(&mut self, _deadline: Instant) {
+        if !self.queue.is_empty() {
+            warn!("--web-hook: exiting before the last status was delivered");
+        }
+    }
 }

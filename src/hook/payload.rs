@@ -6,9 +6,9 @@
 
 use serde::Serialize;
 
-use super::Status;
-use crate::netif::Interface;
-use crate::status::signal_name;
+use super::netif::Interface;
+use super::queue::Status;
+use crate::notice::signal_name;
 
 #[derive(Serialize)]
 struct Body<'a> {
@@ -26,15 +26,6 @@ struct Ps<'a> {
     signal: Option<String>,
 }
 
-/// The status name the original dock used: `starting`, `running`, `crashed` (for any exit).
-pub fn status_name(status: Status) -> &'static str {
-    match status {
-        Status::Starting => "starting",
-        Status::Running => "running",
-        Status::Crashed(_) => "crashed",
-    }
-}
-
 /// The request body for `status` of the child `pid` (`null` when there is none yet) with these
 /// interfaces.
 pub fn body(status: Status, pid: Option<i32>, interfaces: &[Interface]) -> Vec<u8> {
@@ -44,7 +35,7 @@ pub fn body(status: Status, pid: Option<i32>, interfaces: &[Interface]) -> Vec<u
     };
     let b = Body {
         ps: Ps {
-            status: status_name(status),
+            status: status.name(),
             pid,
             net_interfaces: interfaces,
             exit_code,
@@ -59,7 +50,7 @@ pub fn body(status: Status, pid: Option<i32>, interfaces: &[Interface]) -> Vec<u
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::status::ChildExit;
+    use crate::notice::ChildExit;
 
     fn lo() -> Vec<Interface> {
         vec![Interface {

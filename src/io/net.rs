@@ -11,10 +11,10 @@ use std::os::unix::net::UnixStream;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use crate::cli::IoTarget;
+use super::config::IoTarget;
 
 /// How long dock waits for the connection (name resolution, TCP connect and TLS handshake together)
-/// before giving up with exit 2 (`dock-cli.md`, `--io`).
+/// before giving up with exit 2 (README: `--io`).
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The URL of a network `--io` target, for messages: `tcp://host:port`, `tls://[::1]:443`, `unix:///p`.
@@ -116,7 +116,7 @@ fn with_deadline(target: IoTarget, deadline: Instant) -> io::Result<Stream> {
     match rx.recv_timeout(left) {
         Ok(r) => {
             // It has sent its one message and is returning: joining cannot wait long, and no thread
-            // should be alive at the fork that follows.
+            // should be alive at the clone that follows (`sys::spawn`).
             let _ = thread.join();
             r
         }

@@ -1,5 +1,5 @@
 //! The `--stdout-prefix` line prefixer: pure, fed the child's output in whatever chunks `read(2)`
-//! returns, producing exactly what prefixing the whole stream at once would (`dock-cli.md`).
+//! returns, producing exactly what prefixing the whole stream at once would (README: `--stdout-prefix`).
 //!
 //! The prefix of a line is emitted lazily, when the line's first byte arrives, not when the previous
 //! line's newline does: so a line split across reads gets one prefix, and nothing dangles after the
@@ -24,12 +24,8 @@ impl Prefixer {
         }
     }
 
-    /// The prefix bytes.
-    pub fn prefix(&self) -> &[u8] {
-        &self.prefix
-    }
-
     /// Whether the stream so far ends at a line boundary (empty, or its last byte was `\n`).
+    #[cfg(any(test, feature = "fuzz"))]
     pub fn at_line_start(&self) -> bool {
         self.at_line_start
     }
@@ -61,6 +57,7 @@ impl Prefixer {
 
 /// Prefixes every line of a complete stream at once: the reference [`Prefixer::feed`] must match.
 /// A line is a run of bytes ending in `\n`, or the non-empty tail after the last `\n`.
+#[cfg(any(test, feature = "fuzz"))]
 pub fn prefix_lines(prefix: &[u8], input: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(input.len());
     for line in input.split_inclusive(|&b| b == b'\n') {

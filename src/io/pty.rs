@@ -14,7 +14,7 @@
 //! the buffered bytes. Closing the master hangs the slave up: SIGHUP (and SIGCONT) to the session's
 //! foreground group and leader, as a modem hangup; that is what a closed connection becomes.
 //!
-//! Registers: the master and the peer socket, both readable + writable, as `Source::Stdio(0)`.
+//! Registers: the master and the peer socket, both readable + writable, under the relay's key.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -29,7 +29,8 @@ use nix::sys::termios::{self, LocalFlags, SetArg};
 use super::net::Peer;
 use super::prefix::Prefixer;
 use super::relay::{set_nonblocking, wait_writable};
-use crate::reactor::{Notice, Reactor, Source};
+use crate::event::{Ctx, Key};
+use crate::notice::Notice;
 use crate::sys::pty::{set_window_size, window_size};
 
 /// A new pty: `(master, slave)`, both close-on-exec (the child gets the slave through dup2, which
@@ -114,17 +115,17 @@ impl PtyRelay {
         }
     }
 
-    /// Registers the master and the peer as `Source::Stdio(idx)`.
+    /// Registers the master and the peer under `key`.
     ///
     /// # Errors
     /// `epoll_ctl` failing.
-    pub fn register(&mut self, r: &mut Reactor, idx: usize) -> io::Result<()> {
+    pub fn register(&mut self, cx: &mut Ctx<'_>, key: Key) -> io::Result<()> {
         let both = Interest::READABLE | Interest::WRITABLE;
         if let Some(m) = &self.master {
-            self.master_token = Some(r.add_fd(m.as_raw_fd(), Source::Stdio(idx), both)?);
+            self.master_token = Some(cx.register_fd(m.as_raw_fd(), both, key)?);
         }
         if let Some(p) = &self.peer {
-            self.peer_token = Some(r.add_fd(p.fd().as_raw_fd(), Source::Stdio(idx), both)?);
+            self.peer_token = Some(cx.register_fd(p.fd().as_raw_fd(), both, key)?);
         }
         Ok(())
     }
@@ -147,93 +148,97 @@ impl PtyRelay {
         }
     }
 
-    /// Moves bytes both ways until every fd would block (edge-triggered readiness). `out` gets
-    /// [`Notice::PeerHangup`] when the peer closes. `r` is `None` at exit (nothing to deregister).
-    pub fn run(&mut self, mut r: Option<&mut Reactor>, scratch: &mut [u8], out: &mut Vec<Notice>) {
+    /// Moves bytes both ways until every fd would block (edge-triggered readiness); posts
+    /// [`Notice::HangUp`] when the peer closes. `cx` is `None` at exit (nothing to deregister, no
+    /// one to tell).
+    pub fn run(&mut self, mut cx: Option<&mut Ctx<'_>>, scratch: &mut [u8]) {
         let mut progress = true;
         while progress && !self.hung_up {
             progress = false;
-            // peer → to_child
-            if let (Some(peer), true) = (&mut self.peer, self.to_child.is_empty()) {
-                match peer.read(scratch) {
-                    Ok(0) => {
-                        crate::debug!("--io peer closed the connection: hanging up the pty");
-                        self.hang_up(r.as_deref_mut(), out);
-                        return;
-                    }
-                    Ok(n) => {
-                        self.to_child.clear();
-                        self.to_child.buf.extend_from_slice(&scratch[..n]);
-                        progress = true;
-                    }
-                    Err(e) if would_block(&e) => {}
-                    Err(e) => {
-                        crate::warn!("--io connection: {e}; hanging up the pty");
-                        self.hang_up(r.as_deref_mut(), out);
-                        return;
-                    }
+            match self.peer_to_child(scratch) {
+                Ok(p) => progress |= p,
+                Err(gone) => return self.hang_up(cx, gone),
+            }
+            progress |= self.read_from_child(cx.as_deref_mut(), scratch);
+            match self.write_to_peer() {
+                Ok(p) => progress |= p,
+                Err(e) => return self.hang_up(cx, Some(e)),
+            }
+        }
+    }
+
+    /// peer → `to_child` → master. `Err(None)`: the peer closed the connection; `Err(Some(e))`: it
+    /// failed.
+    fn peer_to_child(&mut self, scratch: &mut [u8]) -> Result<bool, Option<io::Error>> {
+        let mut progress = false;
+        if let (Some(peer), true) = (&mut self.peer, self.to_child.is_empty()) {
+            match peer.read(scratch) {
+                Ok(0) => return Err(None),
+                Ok(n) => {
+                    self.to_child.clear();
+                    self.to_child.buf.extend_from_slice(&scratch[..n]);
+                    progress = true;
+                }
+                Err(e) if would_block(&e) => {}
+                Err(e) => return Err(Some(e)),
+            }
+        }
+        if let (Some(m), false) = (&mut self.master, self.to_child.is_empty()) {
+            match m.write(self.to_child.rest()) {
+                Ok(n) => {
+                    self.to_child.done += n;
+                    progress = true;
+                }
+                Err(e) if would_block(&e) => {}
+                // EIO: no slave open any more, nobody will read it.
+                Err(_) => {
+                    self.to_child.clear();
+                    progress = true;
                 }
             }
-            // to_child → master
-            if let (Some(m), false) = (&mut self.master, self.to_child.is_empty()) {
-                match m.write(self.to_child.rest()) {
-                    Ok(n) => {
-                        self.to_child.done += n;
-                        progress = true;
-                    }
-                    Err(e) if would_block(&e) => {}
-                    // EIO: no slave open any more, nobody will read it.
-                    Err(_) => {
-                        self.to_child.clear();
-                        progress = true;
-                    }
+        }
+        Ok(progress)
+    }
+
+    /// master → `to_peer` (prefixed if asked), when `to_peer` is empty.
+    fn read_from_child(&mut self, cx: Option<&mut Ctx<'_>>, scratch: &mut [u8]) -> bool {
+        let (Some(m), true) = (&mut self.master, self.to_peer.is_empty()) else {
+            return false;
+        };
+        match m.read(scratch) {
+            Ok(n) if n > 0 => {
+                self.to_peer.clear();
+                match &mut self.prefixer {
+                    Some(p) => p.feed(&scratch[..n], &mut self.to_peer.buf),
+                    None => self.to_peer.buf.extend_from_slice(&scratch[..n]),
                 }
+                true
             }
-            // master → to_peer
-            if let (Some(m), true) = (&mut self.master, self.to_peer.is_empty()) {
-                match m.read(scratch) {
-                    Ok(n) if n > 0 => {
-                        self.to_peer.clear();
-                        match &mut self.prefixer {
-                            Some(p) => p.feed(&scratch[..n], &mut self.to_peer.buf),
-                            None => self.to_peer.buf.extend_from_slice(&scratch[..n]),
-                        }
-                        progress = true;
-                    }
-                    Err(e) if would_block(&e) => {}
-                    // EIO (or 0): every slave fd is closed; the child's output is complete.
-                    _ => {
-                        self.close_master(r.as_deref_mut());
-                        progress = true;
-                    }
-                }
+            Err(e) if would_block(&e) => false,
+            // EIO (or 0): every slave fd is closed; the child's output is complete.
+            _ => {
+                self.close_master(cx);
+                true
             }
-            // to_peer → peer
-            if let Some(peer) = &mut self.peer {
-                let sent = if self.to_peer.is_empty() {
-                    peer.flush().map(|all| {
-                        self.peer_backlog = !all;
-                        false
-                    })
-                } else {
-                    match peer.write(self.to_peer.rest()) {
-                        Ok(n) => {
-                            self.to_peer.done += n;
-                            Ok(true)
-                        }
-                        Err(e) if would_block(&e) => Ok(false),
-                        Err(e) => Err(e),
-                    }
-                };
-                match sent {
-                    Ok(p) => progress |= p,
-                    Err(e) => {
-                        crate::warn!("--io connection: {e}; hanging up the pty");
-                        self.hang_up(r.as_deref_mut(), out);
-                        return;
-                    }
-                }
+        }
+    }
+
+    /// `to_peer` → peer (or the TLS records rustls still holds).
+    fn write_to_peer(&mut self) -> io::Result<bool> {
+        let Some(peer) = &mut self.peer else {
+            return Ok(false);
+        };
+        if self.to_peer.is_empty() {
+            self.peer_backlog = !peer.flush()?;
+            return Ok(false);
+        }
+        match peer.write(self.to_peer.rest()) {
+            Ok(n) => {
+                self.to_peer.done += n;
+                Ok(true)
             }
+            Err(e) if would_block(&e) => Ok(false),
+            Err(e) => Err(e),
         }
     }
 
@@ -241,9 +246,8 @@ impl PtyRelay {
     /// `deadline` (what is left then is dropped with a log line), then closes the connection (TLS
     /// `close_notify`).
     pub fn finish(&mut self, scratch: &mut [u8], deadline: Instant) {
-        let mut notices = Vec::new();
         loop {
-            self.run(None, scratch, &mut notices);
+            self.run(None, scratch);
             let waiting = !self.to_peer.is_empty() || self.peer_backlog;
             let Some(peer) = &self.peer else { return };
             if !waiting {
@@ -273,26 +277,35 @@ impl PtyRelay {
         }
     }
 
-    fn close_master(&mut self, r: Option<&mut Reactor>) {
-        if let (Some(m), Some(t), Some(r)) = (&self.master, self.master_token.take(), r) {
-            r.remove_fd(m, t);
+    fn close_master(&mut self, cx: Option<&mut Ctx<'_>>) {
+        if let (Some(m), Some(t), Some(cx)) = (&self.master, self.master_token.take(), cx) {
+            cx.deregister_fd(m, t);
         }
         self.master = None;
         self.to_child.clear();
     }
 
-    /// The peer is gone: close the master (the kernel hangs up the child's session), drop the output
-    /// nobody can receive, and tell the loop.
-    fn hang_up(&mut self, mut r: Option<&mut Reactor>, out: &mut Vec<Notice>) {
-        self.close_master(r.as_deref_mut());
-        if let (Some(p), Some(t), Some(r)) = (&self.peer, self.peer_token.take(), r) {
-            r.remove_fd(&p.fd(), t);
+    /// The peer is gone (`why`: the connection failed; `None`: the peer closed it): close the master
+    /// (the kernel hangs up the child's session), drop the output nobody can receive, and tell the
+    /// other handlers.
+    fn hang_up(&mut self, mut cx: Option<&mut Ctx<'_>>, why: Option<io::Error>) {
+        match why {
+            None => crate::debug!("--io peer closed the connection: hanging up the pty"),
+            Some(e) => crate::warn!("--io connection: {e}; hanging up the pty"),
+        }
+        self.close_master(cx.as_deref_mut());
+        if let (Some(p), Some(t), Some(cx)) =
+            (&self.peer, self.peer_token.take(), cx.as_deref_mut())
+        {
+            cx.deregister_fd(&p.fd(), t);
         }
         self.peer = None;
         self.to_peer.clear();
         self.peer_backlog = false;
         self.hung_up = true;
-        out.push(Notice::PeerHangup);
+        if let Some(cx) = cx {
+            cx.post(Notice::HangUp);
+        }
     }
 }
 
@@ -304,75 +317,4 @@ fn would_block(e: &io::Error) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::os::unix::net::UnixStream;
-    use std::process::{Command, Stdio};
-
-    /// A shell on the pty, driven through a socket pair, as `--io unix://` would.
-    #[test]
-    fn shell_round_trip_then_eio_is_the_end() {
-        let (master, slave) = open().unwrap();
-        let (ours, mut theirs) = UnixStream::pair().unwrap();
-        ours.set_nonblocking(true).unwrap();
-        let mut relay = PtyRelay::new(master, Peer::Unix(ours), Some(b"> ".to_vec()));
-        let mut r = Reactor::new().unwrap();
-        relay.register(&mut r, 0).unwrap();
-        let script = "read -r l; echo \"got $l\"; test -t 0 && echo tty; exit 3";
-        let mut child = Command::new("sh")
-            .args(["-c", script])
-            .stdin(Stdio::from(slave.try_clone().unwrap()))
-            .stdout(Stdio::from(slave.try_clone().unwrap()))
-            .stderr(Stdio::from(slave))
-            .spawn()
-            .unwrap();
-        theirs.write_all(b"hello\n").unwrap();
-        let mut scratch = vec![0u8; 4096];
-        let mut notices = Vec::new();
-        while !relay.drained() {
-            for _ in r.poll(None).unwrap() {}
-            relay.run(Some(&mut r), &mut scratch, &mut notices);
-            r.flush_removals();
-        }
-        assert!(notices.is_empty());
-        assert_eq!(child.wait().unwrap().code(), Some(3));
-        drop(relay);
-        let mut got = Vec::new();
-        theirs.read_to_end(&mut got).unwrap();
-        // Echo is off: only the output, with the pty's \r\n line ends, one prefix per line.
-        assert_eq!(got, b"> got hello\r\n> tty\r\n");
-    }
-
-    #[test]
-    fn peer_closing_hangs_the_session_up() {
-        let (master, slave) = open().unwrap();
-        let (ours, theirs) = UnixStream::pair().unwrap();
-        ours.set_nonblocking(true).unwrap();
-        let mut relay = PtyRelay::new(master, Peer::Unix(ours), None);
-        let mut r = Reactor::new().unwrap();
-        relay.register(&mut r, 0).unwrap();
-        // Its own session with the slave as controlling terminal, as dock spawns it.
-        let setup = crate::sys::spawn::ChildSetup {
-            mask: crate::sys::spawn::current_mask().unwrap(),
-            session: true,
-        };
-        let sleep = std::ffi::OsStr::new("sleep");
-        let fds = [Some(slave), None, None];
-        let child = crate::sys::spawn::spawn(sleep, &["60".into()], fds, setup).unwrap();
-        drop(theirs);
-        let mut scratch = vec![0u8; 4096];
-        let mut notices = Vec::new();
-        while notices.is_empty() {
-            for _ in r.poll(None).unwrap() {}
-            relay.run(Some(&mut r), &mut scratch, &mut notices);
-        }
-        assert_eq!(notices, [Notice::PeerHangup]);
-        assert!(relay.drained());
-        use nix::sys::wait::{waitpid, WaitStatus};
-        let pid = nix::unistd::Pid::from_raw(child.pid);
-        assert!(matches!(
-            waitpid(pid, None).unwrap(),
-            WaitStatus::Signaled(_, nix::sys::signal::Signal::SIGHUP, _)
-        ));
-    }
-}
+mod tests;

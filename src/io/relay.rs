@@ -8,23 +8,22 @@
 //! `splice(2)` moves the pipe's pages into the file without a trip through user space.
 //!
 //! Registers: the pipe's read end (readable) and, when dock's stdout/stderr can be polled, a
-//! non-blocking handle on it (writable), both as `Source::Stdio(idx)`.
+//! non-blocking handle on it (writable), both under the pump's key.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, Read, Seek, SeekFrom};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
-use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::time::Instant;
 
 use mio::{Interest, Token};
 use nix::errno::Errno;
 use nix::fcntl::{splice, SpliceFFlags};
 use nix::poll::{PollFd, PollFlags, PollTimeout};
-use nix::sys::socket::{send, MsgFlags};
 
-use super::file::FileSink;
 use super::prefix::Prefixer;
-use crate::reactor::{Reactor, Source};
+use crate::event::{Ctx, Key};
+use crate::rotate::FileSink;
+use crate::sys::out::OutFd;
 
 /// Bytes per `read(2)` from a child pipe or pty master, and so the most a direction buffers before it
 /// stops reading (plus the prefixes of that chunk's lines).
@@ -42,99 +41,10 @@ const SPLICE_CHUNK: usize = 1 << 20;
 /// `/proc/sys/fs/pipe-max-size`. Fewer, larger transfers; the default 64 KiB costs ~3× more wakeups.
 pub const PIPE_SIZE: i32 = 1 << 20;
 
-/// dock's own stdout or stderr as a relay target (prefix without `--io`).
-#[derive(Debug)]
-pub struct OutFd {
-    file: File,
-    kind: OutKind,
-    token: Option<Token>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum OutKind {
-    /// A new non-blocking open file description of a pipe or terminal (`/proc/self/fd/N`): setting
-    /// `O_NONBLOCK` on the inherited one would also change it for whoever shares it (the shell).
-    Pollable,
-    /// A socket: `send(MSG_DONTWAIT)` is non-blocking per call, without touching the shared flags.
-    Socket,
-    /// A regular file or `/dev/null`: never "not ready", epoll refuses them (EPERM); plain writes.
-    Blocking,
-}
-
-impl OutFd {
-    /// A relay target for `fd` (dock's stdout or stderr).
-    ///
-    /// # Errors
-    /// `dup(2)` or `fstat(2)` failing (EBADF: dock was started with that fd closed).
-    pub fn new(fd: BorrowedFd<'_>) -> io::Result<OutFd> {
-        let dup = File::from(fd.try_clone_to_owned()?);
-        let ft = dup.metadata()?.file_type();
-        if ft.is_socket() {
-            return Ok(OutFd {
-                file: dup,
-                kind: OutKind::Socket,
-                token: None,
-            });
-        }
-        if ft.is_fifo() || ft.is_char_device() {
-            // O_NOCTTY: dock may be a session leader without a terminal (PID 1), and opening a tty
-            // would make it dock's controlling terminal.
-            let reopened = OpenOptions::new()
-                .write(true)
-                .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
-                .open(format!("/proc/self/fd/{}", fd.as_raw_fd()));
-            if let Ok(file) = reopened {
-                return Ok(OutFd {
-                    file,
-                    kind: OutKind::Pollable,
-                    token: None,
-                });
-            }
-        }
-        Ok(OutFd {
-            file: dup,
-            kind: OutKind::Blocking,
-            token: None,
-        })
-    }
-
-    fn register(&mut self, r: &mut Reactor, idx: usize) {
-        if self.kind == OutKind::Blocking {
-            return;
-        }
-        match r.add_fd(
-            self.file.as_raw_fd(),
-            Source::Stdio(idx),
-            Interest::WRITABLE,
-        ) {
-            Ok(t) => self.token = Some(t),
-            // /dev/null and other character devices without poll support: EPERM. They never block.
-            Err(_) => self.kind = OutKind::Blocking,
-        }
-    }
-
-    /// Writes `buf` without blocking on a pipe, terminal or socket (EAGAIN instead); regular files
-    /// and `/dev/null` are written plainly.
-    ///
-    /// # Errors
-    /// `write(2)`/`send(2)` failing, WouldBlock included.
-    pub fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self.kind {
-            OutKind::Socket => send(
-                self.file.as_raw_fd(),
-                buf,
-                MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_NOSIGNAL,
-            )
-            .map_err(io::Error::from),
-            OutKind::Pollable | OutKind::Blocking => self.file.write(buf),
-        }
-    }
-}
-
 /// Where a [`Pump`] writes.
 #[derive(Debug)]
 pub enum Sink {
-    /// The `--io` file (owned by `file.rs`, rotated by `rotate.rs`).
+    /// The `--io` file (rotated by the sink itself, `rotate::sink`).
     File(FileSink),
     /// dock's stdout or stderr.
     Out(OutFd),
@@ -151,7 +61,7 @@ impl Sink {
     fn fd(&self) -> BorrowedFd<'_> {
         match self {
             Sink::File(f) => f.file().as_fd(),
-            Sink::Out(o) => o.file.as_fd(),
+            Sink::Out(o) => o.fd(),
         }
     }
 }
@@ -164,6 +74,8 @@ pub struct Pump {
     /// The pipe's read end (non-blocking); `None` once it gave EOF (every writer closed it).
     src: Option<File>,
     src_token: Option<Token>,
+    /// The sink's token, when it is dock's pollable stdout or stderr.
+    sink_token: Option<Token>,
     prefixer: Option<Prefixer>,
     /// Read but not yet written; `pending[done..]` is what is left.
     pending: Vec<u8>,
@@ -210,6 +122,7 @@ impl Pump {
             name,
             src: Some(File::from(src)),
             src_token: None,
+            sink_token: None,
             prefixer: prefix.map(Prefixer::new),
             pending: Vec::new(),
             done: 0,
@@ -221,17 +134,23 @@ impl Pump {
         })
     }
 
-    /// Registers the pipe (and a pollable sink) as `Source::Stdio(idx)`.
+    /// Registers the pipe (and a pollable sink) under `key`.
     ///
     /// # Errors
     /// `epoll_ctl` failing for the pipe.
-    pub fn register(&mut self, r: &mut Reactor, idx: usize) -> io::Result<()> {
+    pub fn register(&mut self, cx: &mut Ctx<'_>, key: Key) -> io::Result<()> {
         if let Some(src) = &self.src {
-            self.src_token =
-                Some(r.add_fd(src.as_raw_fd(), Source::Stdio(idx), Interest::READABLE)?);
+            self.src_token = Some(cx.register_fd(src.as_raw_fd(), Interest::READABLE, key)?);
         }
         if let Sink::Out(o) = &mut self.sink {
-            o.register(r, idx);
+            if o.pollable() {
+                match cx.register_fd(o.fd().as_raw_fd(), Interest::WRITABLE, key) {
+                    Ok(t) => self.sink_token = Some(t),
+                    // /dev/null and other character devices without poll support: EPERM. They
+                    // never block.
+                    Err(_) => o.set_unpollable(),
+                }
+            }
         }
         Ok(())
     }
@@ -256,14 +175,14 @@ impl Pump {
 
     /// Moves bytes until the pipe is empty, the sink is full, or EOF: edge-triggered readiness means
     /// each side is driven to `WouldBlock`. `scratch` is the read buffer ([`Pump::chunk`] bytes);
-    /// `r` is `None` at exit (nothing to deregister).
-    pub fn run(&mut self, mut r: Option<&mut Reactor>, scratch: &mut [u8]) -> Blocked {
+    /// `cx` is `None` at exit (nothing to deregister).
+    pub fn run(&mut self, mut cx: Option<&mut Ctx<'_>>, scratch: &mut [u8]) -> Blocked {
         loop {
             if !self.flush() {
                 return Blocked::Sink;
             }
             if self.reader_gone {
-                self.close_src(r.as_deref_mut());
+                self.close_src(cx.as_deref_mut());
             }
             if self.src.is_none() {
                 return Blocked::Done;
@@ -277,7 +196,7 @@ impl Pump {
                     SpliceOutcome::Moved => continue,
                     SpliceOutcome::Empty => return Blocked::Source,
                     SpliceOutcome::Eof => {
-                        self.close_src(r.as_deref_mut());
+                        self.close_src(cx.as_deref_mut());
                         return Blocked::Done;
                     }
                     SpliceOutcome::Unsupported => self.splice = Splice::Off,
@@ -289,7 +208,7 @@ impl Pump {
             let len = self.chunk.min(scratch.len());
             match src.read(&mut scratch[..len]) {
                 Ok(0) => {
-                    self.close_src(r.as_deref_mut());
+                    self.close_src(cx.as_deref_mut());
                     return Blocked::Done;
                 }
                 Ok(n) => self.write_chunk(&scratch[..n]),
@@ -297,7 +216,7 @@ impl Pump {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
                     crate::warn!("reading the child's {}: {e}", self.name);
-                    self.close_src(r.as_deref_mut());
+                    self.close_src(cx.as_deref_mut());
                     return Blocked::Done;
                 }
             }
@@ -431,9 +350,9 @@ impl Pump {
         }
     }
 
-    fn close_src(&mut self, r: Option<&mut Reactor>) {
-        if let (Some(src), Some(t), Some(r)) = (&self.src, self.src_token.take(), r) {
-            r.remove_fd(src, t);
+    fn close_src(&mut self, cx: Option<&mut Ctx<'_>>) {
+        if let (Some(src), Some(t), Some(cx)) = (&self.src, self.src_token.take(), cx) {
+            cx.deregister_fd(src, t);
         }
         self.src = None;
     }
@@ -523,160 +442,4 @@ pub fn wait_writable(fd: BorrowedFd<'_>, deadline: Instant) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use nix::fcntl::OFlag;
-    use std::time::Duration;
-
-    fn pipe() -> (OwnedFd, File) {
-        let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).unwrap();
-        (r, File::from(w))
-    }
-
-    fn tmpfile(name: &str) -> std::path::PathBuf {
-        let p = std::env::temp_dir().join(format!("dock-relay-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_file(&p);
-        p
-    }
-
-    #[test]
-    fn pipe_to_file_is_byte_exact_with_and_without_prefix() {
-        for prefix in [None, Some(b"P ".to_vec())] {
-            let path = tmpfile(if prefix.is_some() { "pre" } else { "raw" });
-            let (r, mut w) = pipe();
-            let sink = Sink::File(FileSink::open(&path).unwrap());
-            let mut pump = Pump::new("output", r, prefix.clone(), sink).unwrap();
-            let mut reactor = Reactor::new().unwrap();
-            pump.register(&mut reactor, 0).unwrap();
-            let mut scratch = vec![0u8; pump.chunk()];
-            let mut want = Vec::new();
-            for i in 0..2000 {
-                let line = format!("line {i} {}\n", "x".repeat(i % 97));
-                want.extend_from_slice(line.as_bytes());
-            }
-            want.extend_from_slice(b"last without newline");
-            // Write in odd pieces while relaying: lines cross chunk boundaries.
-            for piece in want.chunks(7919) {
-                w.write_all(piece).unwrap();
-                assert_eq!(pump.run(Some(&mut reactor), &mut scratch), Blocked::Source);
-            }
-            drop(w);
-            assert_eq!(pump.run(Some(&mut reactor), &mut scratch), Blocked::Done);
-            assert!(pump.drained());
-            let got = std::fs::read(&path).unwrap();
-            let want = match &prefix {
-                Some(p) => super::super::prefix::prefix_lines(p, &want),
-                None => want,
-            };
-            assert_eq!(got, want);
-            std::fs::remove_file(&path).unwrap();
-        }
-    }
-
-    #[test]
-    fn spliced_output_follows_an_outside_truncation_like_o_append() {
-        let path = tmpfile("trunc");
-        std::fs::write(&path, b"old\n").unwrap();
-        let (r, mut w) = pipe();
-        let sink = Sink::File(FileSink::open(&path).unwrap());
-        let mut pump = Pump::new("output", r, None, sink).unwrap();
-        let mut scratch = vec![0u8; pump.chunk()];
-        w.write_all(b"one\n").unwrap();
-        assert_eq!(pump.run(None, &mut scratch), Blocked::Source);
-        assert!(matches!(pump.splice, Splice::Into(_)), "splice is used");
-        assert_eq!(std::fs::read(&path).unwrap(), b"old\none\n");
-        // logrotate's copytruncate: the next bytes go to the new end, no hole of NULs.
-        File::options()
-            .write(true)
-            .open(&path)
-            .unwrap()
-            .set_len(0)
-            .unwrap();
-        w.write_all(b"two\n").unwrap();
-        drop(w);
-        assert_eq!(pump.run(None, &mut scratch), Blocked::Done);
-        assert_eq!(std::fs::read(&path).unwrap(), b"two\n");
-        std::fs::remove_file(&path).unwrap();
-    }
-
-    #[test]
-    fn a_full_sink_stops_reading_then_resumes() {
-        // Sink: a socket pair whose reader is slow; source: a pipe with more than the socket holds.
-        let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
-        let sink = Sink::Out(OutFd {
-            file: File::from(OwnedFd::from(a)),
-            kind: OutKind::Socket,
-            token: None,
-        });
-        let (r, mut w) = pipe();
-        let mut pump = Pump::new("stdout", r, Some(b">".to_vec()), sink).unwrap();
-        let mut reactor = Reactor::new().unwrap();
-        pump.register(&mut reactor, 0).unwrap();
-        let mut scratch = vec![0u8; CHUNK];
-        let total = 4 << 20;
-        let writer = std::thread::spawn(move || {
-            let line = [b"y".repeat(63), b"\n".to_vec()].concat();
-            for _ in 0..total / 64 {
-                w.write_all(&line).unwrap();
-            }
-        });
-        // Nobody reads the socket yet: the pump must end up waiting on it, not buffering on.
-        while pump.run(Some(&mut reactor), &mut scratch) != Blocked::Sink {}
-        assert!(
-            pump.pending.len() <= CHUNK * 2,
-            "at most one prefixed chunk"
-        );
-        let mut got = Vec::new();
-        let mut buf = vec![0u8; 1 << 16];
-        b.set_read_timeout(Some(Duration::from_millis(1))).unwrap();
-        while pump.run(Some(&mut reactor), &mut scratch) != Blocked::Done {
-            assert!(pump.pending.len() <= CHUNK * 2);
-            if let Ok(n) = b.read(&mut buf) {
-                got.extend_from_slice(&buf[..n]);
-            }
-        }
-        writer.join().unwrap();
-        b.set_nonblocking(true).unwrap();
-        while let Ok(n) = b.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            got.extend_from_slice(&buf[..n]);
-        }
-        assert_eq!(got.len(), total / 64 * 65);
-        assert!(got.chunks(65).all(|l| l[0] == b'>' && l[64] == b'\n'));
-    }
-
-    #[test]
-    fn a_gone_reader_closes_the_childs_pipe() {
-        let (sr, sw) = pipe();
-        let mut out = OutFd::new(sw.as_fd()).unwrap();
-        drop((sr, sw));
-        out.kind = OutKind::Pollable;
-        let (r, mut w) = pipe();
-        let mut pump = Pump::new("stdout", r, None, Sink::Out(out)).unwrap();
-        let mut scratch = vec![0u8; CHUNK];
-        w.write_all(b"nobody reads this\n").unwrap();
-        // The SIGPIPEs these writes raise are ignored: std sets SIGPIPE to SIG_IGN in test binaries.
-        assert_eq!(pump.run(None, &mut scratch), Blocked::Done);
-        assert!(pump.drained());
-        assert_eq!(
-            w.write(b"x").unwrap_err().kind(),
-            io::ErrorKind::BrokenPipe,
-            "the child sees EPIPE next"
-        );
-    }
-
-    #[test]
-    fn out_fd_kinds() {
-        let null = File::options().write(true).open("/dev/null").unwrap();
-        let mut o = OutFd::new(null.as_fd()).unwrap();
-        let mut r = Reactor::new().unwrap();
-        o.register(&mut r, 0);
-        assert_eq!(o.kind, OutKind::Blocking);
-        let (_r, w) = pipe();
-        assert_eq!(OutFd::new(w.as_fd()).unwrap().kind, OutKind::Pollable);
-        let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
-        assert_eq!(OutFd::new(a.as_fd()).unwrap().kind, OutKind::Socket);
-    }
-}
+mod tests;

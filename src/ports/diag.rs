@@ -58,6 +58,8 @@ pub enum Family {
 
 impl Family {
     /// The `AF_*` number.
+    // AF_INET and AF_INET6 are 2 and 10 (include/linux/socket.h).
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     pub fn af(self) -> u8 {
         match self {
             Family::V4 => libc::AF_INET as u8,
@@ -134,6 +136,12 @@ pub enum DiagError {
 /// that is not a promise). With states = LISTEN only, the kernel walks just the listening hash, never
 /// the established one, so a probe costs the same on a busy host. Replies are still checked with
 /// [`DiagSocket::listens_on`].
+// Every cast is of a constant far inside its field's type (lengths under 100, IPPROTO_TCP is 6).
+#[allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_possible_wrap
+)]
 pub fn request(family: Family, port: u16, seq: u32) -> [u8; REQUEST_LEN] {
     let mut b = [0u8; REQUEST_LEN];
     // struct nlmsghdr
@@ -444,6 +452,8 @@ mod captured {
 
     /// A little in-tree fuzzing (the real target is `fuzz/fuzz_targets/sock_diag.rs`): mutated and
     /// cut captures never panic, and what parses is bounded by the input.
+    // A xorshift's bits cut to indices and bytes: truncation is the point.
+    #[allow(clippy::cast_possible_truncation)]
     #[test]
     fn mutated_captures_never_panic() {
         let mut x: u64 = 0x9e37_79b9_7f4a_7c15;

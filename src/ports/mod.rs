@@ -2,14 +2,11 @@
 //! the kernel through NETLINK_SOCK_DIAG (sock_diag(7)); with `--strict-port-binding`, is its inode an fd
 //! of dock or a descendant. The kernel has no bind/listen notification, so this polls on a timerfd
 //! while not ready ([`next_delay`]: 1 ms doubling to 5 ms, slowing to 50 ms as the wait grows) and
-//! stops for good once the port is found: reported once.
+//! stops for good once the port is found: reported once, as [`Notice::Condition`].
 //!
-//! Registers: `Source::PortTimer`. The netlink socket is not registered: each probe is a bounded,
-//! non-blocking request/reply on it (see [`probe`]).
-//!
-//! Integration contract used by `app.rs`: [`Readiness::new`] before the spawn (errors exit 2),
-//! [`Readiness::start`] after it, [`Readiness::on_timer`] on `PortTimer` events (pushes
-//! `Notice::PortReady` once), [`Readiness::stop`] when the main child exits.
+//! Registers nothing: the netlink socket is not registered, each probe is a bounded, non-blocking
+//! request/reply on it (see [`probe`]). Deadline: the next poll. Reads `Spawned` (polling starts),
+//! `ChildExited` (polling stops); posts `Condition(Port)`.
 //!
 //! Submodules: [`diag`] (the pure wire format: request and reply parser), [`probe`] (the socket),
 //! [`crate::procfs`] (inode → pid among dock's descendants).
@@ -18,16 +15,14 @@ pub mod diag;
 pub mod probe;
 
 use std::io;
-use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use mio::{Interest, Token};
 use thiserror::Error;
 
 use crate::debug;
-use crate::reactor::{Notice, Reactor, Source};
-use crate::sys::timer::Timer;
+use crate::event::{Ctx, Handler, Key};
+use crate::notice::{Condition, Notice};
 use diag::{DiagSocket, Family};
 use probe::Prober;
 
@@ -53,16 +48,23 @@ pub fn next_delay(prev: Duration, waited: Duration) -> Duration {
     prev.saturating_mul(2).clamp(FIRST_DELAY, cap)
 }
 
+/// What `--bind-port` needs from the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PortConfig {
+    /// `--bind-port`.
+    pub port: u16,
+    /// `--strict-port-binding`: only a listener owned by dock's process tree counts.
+    pub strict: bool,
+}
+
 /// Why readiness checking could not start.
 #[derive(Debug, Error)]
 pub enum PortsError {
-    /// The sock_diag socket or the timer could not be created.
-    #[error("--bind-port {port}: {what}: {source}")]
+    /// The sock_diag socket could not be created.
+    #[error("--bind-port {port}: opening a NETLINK_SOCK_DIAG socket")]
     Setup {
         /// The port.
         port: u16,
-        /// What dock was creating.
-        what: &'static str,
         /// The cause.
         #[source]
         source: io::Error,
@@ -79,15 +81,15 @@ pub enum PortsError {
     },
 }
 
+/// The poll deadline.
+const POLL: Key = 0;
+
 /// The readiness poller.
 #[derive(Debug)]
 pub struct Readiness {
     port: u16,
     strict: bool,
     prober: Prober,
-    timer: Timer,
-    /// Set while the timer is registered.
-    token: Option<Token>,
     delay: Duration,
     started: Instant,
     /// The port was found (or polling was stopped): never poll or report again.
@@ -102,22 +104,20 @@ pub struct Readiness {
 }
 
 impl Readiness {
-    /// Readiness of `port`; `strict`: only a listener owned by dock's process tree counts.
+    /// Readiness of `cfg.port`.
     ///
     /// # Errors
-    /// [`PortsError::Setup`]: no sock_diag socket (EMFILE, a kernel without `NETLINK_SOCK_DIAG`), no
-    /// timerfd. [`PortsError::ForeignProc`]: `strict` with another PID namespace's `/proc`.
-    pub fn new(port: u16, strict: bool) -> Result<Readiness, PortsError> {
+    /// [`PortsError::Setup`]: no sock_diag socket (EMFILE, a kernel without `NETLINK_SOCK_DIAG`).
+    /// [`PortsError::ForeignProc`]: `strict` with another PID namespace's `/proc`.
+    pub fn new(cfg: PortConfig) -> Result<Readiness, PortsError> {
+        let PortConfig { port, strict } = cfg;
         if strict && !crate::procfs::looks_own() {
             return Err(PortsError::ForeignProc { port });
         }
-        let setup = |what| move |source| PortsError::Setup { port, what, source };
         Ok(Readiness {
             port,
             strict,
-            prober: Prober::new().map_err(setup("opening a NETLINK_SOCK_DIAG socket"))?,
-            timer: Timer::new().map_err(setup("creating the poll timer"))?,
-            token: None,
+            prober: Prober::new().map_err(|source| PortsError::Setup { port, source })?,
             delay: FIRST_DELAY,
             started: Instant::now(),
             finished: false,
@@ -125,36 +125,22 @@ impl Readiness {
             last_problem: None,
             last_foreign: Vec::new(),
             proc: PathBuf::from("/proc"),
-            root: std::process::id() as i32,
+            root: nix::unistd::getpid().as_raw(),
         })
     }
 
-    /// Registers the timer and arms the first poll ([`FIRST_DELAY`]). `started` is when the child was
-    /// spawned: the `-d` line gives the time from it to readiness.
-    ///
-    /// # Errors
-    /// Registration or arming failing.
-    pub fn start(&mut self, r: &mut Reactor, started: Instant) -> io::Result<()> {
-        self.started = started;
+    /// The child was spawned at `at`: the first poll in [`FIRST_DELAY`]. `at` also starts the clock
+    /// the `-d` line gives the time to readiness from.
+    fn begin(&mut self, cx: &mut Ctx<'_>, at: Instant) {
+        self.started = at;
         self.delay = FIRST_DELAY;
-        let token = r.add_fd(
-            self.timer.as_raw_fd(),
-            Source::PortTimer,
-            Interest::READABLE,
-        )?;
-        self.token = Some(token);
-        if let Err(e) = self.timer.arm(self.delay) {
-            self.stop(r);
-            return Err(e);
-        }
-        Ok(())
+        cx.arm_in(POLL, self.delay);
     }
 
-    /// The poll timer fired: probe, and push [`Notice::PortReady`] once when listening; otherwise
-    /// re-arm with [`next_delay`]. Probe failures are logged (with `-d`, once per distinct failure)
-    /// and retried.
-    pub fn on_timer(&mut self, r: &mut Reactor, out: &mut Vec<Notice>) {
-        if !self.timer.drain() || self.finished {
+    /// A poll: report [`Condition::Port`] once when listening; otherwise poll again after
+    /// [`next_delay`]. Probe failures are logged (with `-d`, once per distinct failure) and retried.
+    fn poll(&mut self, cx: &mut Ctx<'_>) {
+        if self.finished {
             return;
         }
         if let Some(pid) = self.probe() {
@@ -171,24 +157,18 @@ impl Readiness {
                 ),
                 None => debug!("port {} listening on {on} after {ms:.1} ms", self.port),
             }
-            out.push(Notice::PortReady { pid });
-            self.stop(r);
+            cx.post(Notice::Condition(Condition::Port { pid }));
+            self.stop(cx);
             return;
         }
         self.delay = next_delay(self.delay, self.started.elapsed());
-        if let Err(e) = self.timer.arm(self.delay) {
-            // EINVAL only for an out-of-range value, which next_delay never gives; nothing to retry.
-            crate::warn!("--bind-port {}: arming the poll timer: {e}", self.port);
-        }
+        cx.arm_in(POLL, self.delay);
     }
 
     /// Stop polling (the main child exited, or the port was found). Idempotent.
-    pub fn stop(&mut self, r: &mut Reactor) {
+    fn stop(&mut self, cx: &mut Ctx<'_>) {
         self.finished = true;
-        let _ = self.timer.disarm();
-        if let Some(token) = self.token.take() {
-            r.remove_fd(&self.timer, token);
-        }
+        cx.disarm(POLL);
     }
 
     /// One poll: `Some(owner)` when the port listens (the owner's pid only in strict mode), `None`
@@ -199,7 +179,7 @@ impl Readiness {
         // Both families every time: a failing one (no IPv6) must not hide a listener on the other.
         for family in [Family::V4, Family::V6] {
             if let Err(e) = self.prober.listeners(family, self.port, &mut self.found) {
-                problems.push(chain(&e));
+                problems.push(crate::log::chain(&e));
             }
         }
         let port = self.port;
@@ -248,22 +228,32 @@ impl Readiness {
     }
 }
 
-/// An error and its sources, `: `-separated.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
+impl Handler for Readiness {
+    fn start(&mut self, _cx: &mut Ctx<'_>) {}
+
+    fn on_deadline(&mut self, cx: &mut Ctx<'_>, key: Key) {
+        if key == POLL {
+            self.poll(cx);
+        }
     }
-    s
+
+    fn on_notice(&mut self, cx: &mut Ctx<'_>, notice: &Notice) {
+        match notice {
+            Notice::Spawned { at, .. } => self.begin(cx, *at),
+            Notice::ChildExited(_) => self.stop(cx),
+            _ => {}
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event::testing::Recorder;
+    use crate::event::Loop;
+    use std::cell::RefCell;
     use std::net::TcpListener;
+    use std::rc::Rc;
 
     #[test]
     fn backoff_doubles_to_a_cap_that_grows_with_the_wait() {
@@ -286,34 +276,50 @@ mod tests {
         assert_eq!(next_delay(Duration::ZERO, Duration::ZERO), FIRST_DELAY);
     }
 
-    /// Runs the reactor until a notice arrives or `polls` timer events have been handled.
-    fn run(rd: &mut Readiness, r: &mut Reactor, polls: usize) -> Vec<Notice> {
-        let mut out = Vec::new();
+    fn ready_notices(rec: &Recorder) -> Vec<Notice> {
+        rec.seen()
+            .into_iter()
+            .filter(|n| matches!(n, Notice::Condition(_)))
+            .collect()
+    }
+
+    /// A loop with the poller, spawned "now", turned until a condition is posted or `polls` polls.
+    fn run(rd: Readiness, polls: usize) -> (Loop, Rc<RefCell<Readiness>>, Vec<Notice>) {
+        let mut lp = Loop::new().unwrap();
+        let (rd, _) = lp.add_shared(rd);
+        let rec = lp.recorder();
+        lp.start();
+        lp.inject(Notice::Spawned {
+            pid: 0,
+            at: Instant::now(),
+        });
         for _ in 0..polls {
-            for ev in r.poll(Some(Duration::from_secs(5))).unwrap() {
-                assert_eq!(r.source(ev.token), Some(Source::PortTimer));
-                rd.on_timer(r, &mut out);
-            }
-            r.flush_removals();
-            if !out.is_empty() {
+            lp.turn_within(Duration::from_secs(5));
+            if !ready_notices(&rec).is_empty() {
                 break;
             }
         }
-        out
+        (lp, rd, ready_notices(&rec))
+    }
+
+    fn port_ready(pid: Option<i32>) -> Notice {
+        Notice::Condition(Condition::Port { pid })
     }
 
     #[test]
     fn reports_a_listener_once_and_stops() {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = l.local_addr().unwrap().port();
-        let mut r = Reactor::new().unwrap();
-        let mut rd = Readiness::new(port, false).unwrap();
-        rd.start(&mut r, Instant::now()).unwrap();
-        assert_eq!(run(&mut rd, &mut r, 10), [Notice::PortReady { pid: None }]);
-        // Stopped: no timer registered, nothing more arrives.
-        assert!(rd.token.is_none());
-        assert!(r.poll(Some(Duration::from_millis(20))).unwrap().is_empty());
-        rd.stop(&mut r);
+        let rd = Readiness::new(PortConfig {
+            port,
+            strict: false,
+        })
+        .unwrap();
+        let (lp, rd, seen) = run(rd, 10);
+        assert_eq!(seen, [port_ready(None)]);
+        // Stopped: no deadline armed, nothing more arrives.
+        assert!(rd.borrow().finished);
+        assert!(lp.deadline_of(0, POLL).is_none());
     }
 
     #[test]
@@ -322,43 +328,40 @@ mod tests {
             .or_else(|_| TcpListener::bind("127.0.0.1:0"))
             .unwrap();
         let port = l.local_addr().unwrap().port();
-        let mut r = Reactor::new().unwrap();
-        let mut rd = Readiness::new(port, true).unwrap();
-        rd.start(&mut r, Instant::now()).unwrap();
-        let me = std::process::id() as i32;
-        assert_eq!(
-            run(&mut rd, &mut r, 10),
-            [Notice::PortReady { pid: Some(me) }]
-        );
+        let rd = Readiness::new(PortConfig { port, strict: true }).unwrap();
+        let me = nix::unistd::getpid().as_raw();
+        assert_eq!(run(rd, 10).2, [port_ready(Some(me))]);
     }
 
     #[test]
     fn strict_ignores_a_listener_outside_the_tree() {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = l.local_addr().unwrap().port();
-        let mut r = Reactor::new().unwrap();
-        let mut rd = Readiness::new(port, true).unwrap();
+        let mut rd = Readiness::new(PortConfig { port, strict: true }).unwrap();
         // Pretend dock is a process that has no descendants and does not hold the socket: pid 1's
         // tree would include us, so use a pid that cannot exist.
         rd.root = i32::MAX;
-        rd.start(&mut r, Instant::now()).unwrap();
-        assert!(run(&mut rd, &mut r, 4).is_empty());
-        assert_eq!(rd.last_foreign.len(), 1, "the foreign listener was seen");
-        rd.stop(&mut r);
+        let (_, rd, seen) = run(rd, 4);
+        assert!(seen.is_empty());
+        assert_eq!(
+            rd.borrow().last_foreign.len(),
+            1,
+            "the foreign listener was seen"
+        );
     }
 
     #[test]
-    fn stop_before_found_disarms() {
-        let mut r = Reactor::new().unwrap();
+    fn the_childs_exit_before_found_disarms() {
         // Port 1 (tcpmux) is not listening on a test machine; if it were, this test would only
         // report it, which is fine too.
-        let mut rd = Readiness::new(1, false).unwrap();
-        rd.start(&mut r, Instant::now()).unwrap();
-        rd.stop(&mut r);
-        r.flush_removals();
-        assert!(r.poll(Some(Duration::from_millis(20))).unwrap().is_empty());
-        let mut out = Vec::new();
-        rd.on_timer(&mut r, &mut out);
-        assert!(out.is_empty());
+        let rd = Readiness::new(PortConfig {
+            port: 1,
+            strict: false,
+        })
+        .unwrap();
+        let (mut lp, rd, _) = run(rd, 1);
+        lp.inject(Notice::ChildExited(crate::notice::ChildExit::exited(0)));
+        assert!(rd.borrow().finished);
+        assert!(lp.deadline_of(0, POLL).is_none());
     }
 }

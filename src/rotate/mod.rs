@@ -1,23 +1,19 @@
-//! `--log-rotate` / `--log-keep`: the rotation schedule (a periodic timerfd), archive naming and
-//! retention (pure, [`name`]), rename + reopen of the `--io` file at a line boundary (done inside
-//! [`crate::io::file::FileSink::write`], the only place that sees the bytes), gzip on a helper thread
-//! ([`worker`]).
+//! `--log-rotate` / `--log-keep`: the rotating file sink the relay writes to ([`sink`]: schedule,
+//! rename + reopen at a line boundary), archive naming and retention (pure, [`name`]), and gzip on a
+//! helper thread ([`worker`]) with its handler on the loop ([`Archiver`]). Rotation is set up in one
+//! place: [`open`].
 //!
-//! Registers: `Source::RotateTimer` (the period, from dock's start) and `Source::ArchiveDone` (a pipe the
-//! gzip thread writes one byte to whenever it finished a job).
+//! How a rotation flows: the period passes → the relay calls [`FileSink::on_due`] → at the next line
+//! boundary (at once if the file ends with `\n`; an empty file is not rotated) the sink renames the
+//! file to `.<base>.rotated-<secs>-<n>`, reopens `<path>`, goes on writing, and hands the renamed path
+//! to the worker through a channel ([`Handoff`]) → the worker writes
+//! `<path>_<YYYYMMDDhhmmss>[-N].gz`, syncs it, removes the renamed file, deletes archives beyond
+//! `--log-keep`, and wakes the loop through the archiver's pipe.
 //!
-//! How a rotation flows: the timer fires → [`Rotator::on_timer`] asks the sink to rotate → at the next
-//! line boundary (at once if the file ends with `\n` or is empty) the sink renames the file to
-//! `.<base>.rotated-<secs>-<n>`, reopens `<path>`, goes on writing, and hands the renamed path to the
-//! worker through a channel ([`Handoff`]) → the worker writes `<path>_<YYYYMMDDhhmmss>[-N].gz`, syncs it,
-//! removes the renamed file, deletes archives beyond `--log-keep`, and wakes the loop through the pipe.
-//!
-//! Integration contract used by `app.rs`: [`Rotator::new`] before the spawn, [`Rotator::start`] after,
-//! [`Rotator::attach`] once the `Stdio` exists (optional: [`Rotator::on_timer`] attaches too),
-//! [`Rotator::on_timer`] / [`Rotator::on_archive_done`] on their events, [`Rotator::idle`] and
-//! [`Rotator::finish`] at exit (a rotation in progress completes).
+//! Registers: the archive pipe (the gzip thread writes one byte to it whenever it finished a job).
 
 pub mod name;
+pub mod sink;
 #[cfg(test)]
 mod tests;
 pub mod worker;
@@ -30,17 +26,42 @@ use std::sync::atomic::Ordering;
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use mio::Interest;
+use mio::{Interest, Token};
 use nix::fcntl::OFlag;
 use thiserror::Error;
 
-use crate::io::file::FileSink;
-use crate::io::Stdio;
-use crate::reactor::{Reactor, Source};
-use crate::sys::timer::Timer;
+use crate::event::{Ctx, Event, Handler};
+pub use sink::FileSink;
 use worker::{Job, Rotated, Shared, Worker};
+
+/// What rotation needs from the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RotateConfig {
+    /// `--log-rotate`: the period.
+    pub period: Duration,
+    /// `--log-keep`: archives kept, the newest (default 5, at least 1).
+    pub keep: usize,
+}
+
+/// Opens the `--io` file for the relay at `path`, with rotation when `rotation` is given: the sink
+/// and the archiver that goes on the loop with it. The one place rotation is set up.
+///
+/// # Errors
+/// `open(2)` failing: ENOENT for a missing directory, EACCES, EISDIR...
+pub fn open(
+    path: &Path,
+    rotation: Option<RotateConfig>,
+) -> io::Result<(FileSink, Option<Archiver>)> {
+    let mut sink = FileSink::open(path)?;
+    let Some(cfg) = rotation else {
+        return Ok((sink, None));
+    };
+    let archiver = Archiver::new(sink.path().to_path_buf(), cfg.keep);
+    sink.enable_rotation(archiver.handoff(), cfg.period);
+    Ok((sink, Some(archiver)))
+}
 
 /// What went wrong while rotating. All are logged and retried at the next period; none stops dock.
 #[derive(Debug, Error)]
@@ -108,26 +129,12 @@ pub enum RotateError {
     },
 }
 
-/// Logs `e` with its causes, lower-cased as the rest of dock's messages:
-/// `--log-rotate: rename a to b: permission denied`.
-pub(crate) fn log_error(e: &(dyn std::error::Error + 'static)) {
-    let mut text = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        let s = c.to_string();
-        let s = s.split(" (os error").next().unwrap_or(&s);
-        let mut chars = s.chars();
-        text.push_str(": ");
-        if let Some(first) = chars.next() {
-            text.extend(first.to_lowercase());
-            text.push_str(chars.as_str());
-        }
-        cause = c.source();
-    }
-    crate::warn!("{text}");
+/// Logs `e` with its causes: `--log-rotate: rename a to b: permission denied`.
+pub(crate) fn log_error(e: &RotateError) {
+    crate::warn!("{}", crate::log::chain(e));
 }
 
-/// What the sink needs to hand a rotated-out file to the gzip thread. Cloned from the [`Rotator`].
+/// What the sink needs to hand a rotated-out file to the gzip thread. Cloned from the [`Archiver`].
 #[derive(Debug, Clone)]
 pub struct Handoff {
     tx: Sender<Job>,
@@ -146,6 +153,17 @@ impl Handoff {
                     "--log-rotate: no archiving thread; {} is kept for the next run",
                     r.temp.display()
                 );
+            }
+        }
+    }
+
+    /// Asks the worker to retry archives that failed before (disk full, directory not writable), if
+    /// any did.
+    pub fn retry_failed(&self) {
+        if self.shared.failed.load(Ordering::Acquire) > 0 {
+            self.shared.outstanding.fetch_add(1, Ordering::AcqRel);
+            if self.tx.send(Job::Retry).is_err() {
+                self.shared.outstanding.fetch_sub(1, Ordering::AcqRel);
             }
         }
     }
@@ -175,58 +193,60 @@ pub fn split_path(path: &Path) -> Result<(PathBuf, OsString), RotateError> {
     Ok((dir, base))
 }
 
-/// The rotation schedule and the archives in flight.
-pub struct Rotator {
+/// How long dropping an [`Archiver`] that was never finished waits for its thread (tests, panics).
+const DROP_WAIT: Duration = Duration::from_secs(2);
+
+/// The archive pipe's key.
+const DONE: crate::event::Key = 0;
+
+/// The archives in flight: the gzip thread and its wake-up pipe, as a handler.
+pub struct Archiver {
     path: PathBuf,
-    period: Duration,
     keep: usize,
     tx: Sender<Job>,
     rx: Option<Receiver<Job>>,
     shared: Arc<Shared>,
-    timer: Option<Timer>,
-    done: Option<OwnedFd>,
+    done: Option<(OwnedFd, Option<Token>)>,
     /// The gzip thread, and a channel that disconnects when it ends (its sender drops with it).
     thread: Option<(JoinHandle<()>, Receiver<()>)>,
-    warned_no_sink: bool,
 }
 
-impl Rotator {
-    /// Rotation of `path` every `period`, keeping the newest `keep` archives (≥ 1; 0 is taken as 1).
-    pub fn new(path: PathBuf, period: Duration, keep: usize) -> Rotator {
+impl Archiver {
+    /// Archiving for `path`, keeping the newest `keep` archives (≥ 1; 0 is taken as 1). Nothing runs
+    /// until [`Handler::start`].
+    pub fn new(path: PathBuf, keep: usize) -> Archiver {
         let (tx, rx) = mpsc::channel();
-        Rotator {
+        Archiver {
             path,
-            period,
             keep: keep.max(1),
             tx,
             rx: Some(rx),
             shared: Arc::new(Shared::default()),
-            timer: None,
             done: None,
             thread: None,
-            warned_no_sink: false,
         }
     }
 
-    /// Registers and arms the period timer, registers the archive pipe and starts the gzip thread
-    /// (which first archives files an earlier run left half-rotated). The thread sleeps in `recv` until
-    /// a rotation: no wakeups while idle.
+    /// A handle for the sink to hand rotated-out files over.
+    pub fn handoff(&self) -> Handoff {
+        Handoff {
+            tx: self.tx.clone(),
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// Makes the archive pipe and starts the gzip thread (which first archives files an earlier run
+    /// left half-rotated). The thread sleeps in `recv` until a rotation: no wakeups while idle.
     ///
     /// # Errors
-    /// timerfd or pipe creation, registration, the thread failing to spawn, or an `--io` path without a
-    /// file name (`InvalidInput`).
-    pub fn start(&mut self, r: &mut Reactor) -> io::Result<()> {
+    /// Pipe creation, the thread failing to spawn, or an `--io` path without a file name
+    /// (`InvalidInput`).
+    fn begin(&mut self) -> io::Result<OwnedFd> {
         let (dir, base) = split_path(&self.path)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
-        let timer = Timer::new()?;
-        timer.arm_periodic(self.period)?;
-        r.add_fd(timer.as_raw_fd(), Source::RotateTimer, Interest::READABLE)?;
-        self.timer = Some(timer);
         let (rd, wr) = nix::unistd::pipe2(OFlag::O_NONBLOCK | OFlag::O_CLOEXEC)?;
-        r.add_fd(rd.as_raw_fd(), Source::ArchiveDone, Interest::READABLE)?;
-        self.done = Some(rd);
         let Some(rx) = self.rx.take() else {
-            return Ok(()); // started before
+            return Ok(rd); // started before
         };
         // One job for the recovery the thread begins with.
         self.shared.outstanding.fetch_add(1, Ordering::AcqRel);
@@ -240,7 +260,7 @@ impl Rotator {
             }) {
             Ok(h) => {
                 self.thread = Some((h, gone_rx));
-                Ok(())
+                Ok(rd)
             }
             Err(e) => {
                 self.shared.outstanding.fetch_sub(1, Ordering::AcqRel);
@@ -249,60 +269,10 @@ impl Rotator {
         }
     }
 
-    /// A handle for the sink to hand rotated-out files over.
-    pub fn handoff(&self) -> Handoff {
-        Handoff {
-            tx: self.tx.clone(),
-            shared: self.shared.clone(),
-        }
-    }
-
-    /// Turns rotation on in `stdio`'s file sink, so every byte goes through [`FileSink::write`] from now
-    /// on (no `splice`). Idempotent; without a file sink, does nothing.
-    pub fn attach(&mut self, stdio: &mut Stdio) {
-        if let Some(sink) = stdio.file_sink() {
-            self.attach_sink(sink);
-        }
-    }
-
-    /// As [`Rotator::attach`], given the sink.
-    pub fn attach_sink(&mut self, sink: &mut FileSink) {
-        if !sink.needs_bytes() {
-            sink.enable_rotation(self.handoff());
-        }
-    }
-
-    /// The period elapsed: rotate the file `stdio` writes to.
-    pub fn on_timer(&mut self, _r: &mut Reactor, stdio: &mut Stdio) {
-        if let Some(t) = &self.timer {
-            t.drain();
-        }
-        match stdio.file_sink() {
-            Some(sink) => self.rotate(sink),
-            None if !self.warned_no_sink => {
-                self.warned_no_sink = true;
-                crate::warn!("--log-rotate: the --io file is not open; nothing to rotate");
-            }
-            None => {}
-        }
-    }
-
-    /// Rotates `sink` now or at its next line boundary, and retries archives that failed before.
-    pub fn rotate(&mut self, sink: &mut FileSink) {
-        self.attach_sink(sink);
-        if self.shared.failed.load(Ordering::Acquire) > 0 {
-            self.shared.outstanding.fetch_add(1, Ordering::AcqRel);
-            if self.tx.send(Job::Retry).is_err() {
-                self.shared.outstanding.fetch_sub(1, Ordering::AcqRel);
-            }
-        }
-        sink.request_rotation();
-    }
-
     /// The gzip thread finished a job (archive written and old ones deleted, or a failure logged):
-    /// drain the pipe. What changes is [`Rotator::idle`].
-    pub fn on_archive_done(&mut self, _r: &mut Reactor) {
-        let Some(fd) = &self.done else { return };
+    /// drain the pipe. What changes is [`Archiver::idle`].
+    fn drain(&mut self) {
+        let Some((fd, _)) = &self.done else { return };
         let mut buf = [0u8; 64];
         // Edge-triggered: read until EAGAIN (or EOF once the thread ended).
         while let Ok(n) = nix::unistd::read(fd, &mut buf) {
@@ -323,16 +293,13 @@ impl Rotator {
     /// on gzip), and the thread dies with the process. Nothing is lost: the archive is a `.part` file
     /// until complete, and files not archived stay on disk under their temporary names; the next run
     /// deletes the `.part` and archives them (see [`worker`]).
-    pub fn finish(&mut self, deadline: std::time::Instant) {
+    pub fn finish_by(&mut self, deadline: Instant) {
         let _ = self.tx.send(Job::Quit);
-        if let Some(t) = &self.timer {
-            let _ = t.disarm();
-        }
         let Some((h, gone)) = self.thread.take() else {
             return;
         };
         // The thread's end (or panic) drops its sender: `Disconnected` at once, `Timeout` at the deadline.
-        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let left = deadline.saturating_duration_since(Instant::now());
         if let Err(mpsc::RecvTimeoutError::Timeout) = gone.recv_timeout(left) {
             crate::warn!(
                 "--log-rotate: exiting while a rotated-out part of {} is still being archived: \
@@ -347,8 +314,37 @@ impl Rotator {
     }
 }
 
-impl Drop for Rotator {
+impl Handler for Archiver {
+    fn start(&mut self, cx: &mut Ctx<'_>) {
+        let fd = match self.begin() {
+            Ok(fd) => fd,
+            Err(e) => return crate::warn!("starting log rotation: {e}"),
+        };
+        let token = match cx.register_fd(fd.as_raw_fd(), Interest::READABLE, DONE) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                crate::warn!("starting log rotation: {e}");
+                None
+            }
+        };
+        self.done = Some((fd, token));
+    }
+
+    fn on_event(&mut self, _cx: &mut Ctx<'_>, _ev: Event) {
+        self.drain();
+    }
+
+    fn flushed(&self) -> bool {
+        self.idle()
+    }
+
+    fn finish(&mut self, deadline: Instant) {
+        self.finish_by(deadline);
+    }
+}
+
+impl Drop for Archiver {
     fn drop(&mut self) {
-        self.finish(std::time::Instant::now() + crate::io::FINISH_TIMEOUT);
+        self.finish_by(Instant::now() + DROP_WAIT);
     }
 }

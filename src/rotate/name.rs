@@ -29,7 +29,10 @@ pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let y = yoe + era * 400;
     let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // [0, 365]
     let mp = (5 * doy + 2) / 153; // [0, 11], March = 0
+                                  // In [1, 31] and [1, 12]: the casts cannot truncate or lose a sign.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
@@ -37,14 +40,17 @@ pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
 /// Seconds since the Unix epoch → `YYYYMMDDhhmmss` (UTC) as a number; past year 9999 it stays at
 /// [`MAX_STAMP`] so the name keeps 14 digits.
 pub fn stamp(unix_secs: u64) -> u64 {
-    let days = (unix_secs / 86_400) as i64;
+    // u64::MAX / 86 400 is far below i64::MAX.
+    let days = i64::try_from(unix_secs / 86_400).unwrap_or(i64::MAX);
     let rem = unix_secs % 86_400;
     let (y, m, d) = civil_from_days(days);
     if y > 9999 {
         return MAX_STAMP;
     }
     let (hh, mm, ss) = (rem / 3600, rem / 60 % 60, rem % 60);
-    (((((y as u64 * 100 + m as u64) * 100 + d as u64) * 100 + hh) * 100 + mm) * 100) + ss
+    // From 1970 (the epoch) to 9999.
+    let y = u64::try_from(y).unwrap_or(0);
+    (((((y * 100 + u64::from(m)) * 100 + u64::from(d)) * 100 + hh) * 100 + mm) * 100) + ss
 }
 
 /// The key for a new archive stamped `stamp`, given the newest existing one: `(stamp, 0)` if that is

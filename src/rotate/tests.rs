@@ -1,11 +1,31 @@
-//! The Rotator with its gzip thread, driven through a real reactor.
+//! The archiver with its gzip thread, driven through a real loop.
 
+use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::io::Read;
+use std::rc::Rc;
 use std::time::Instant;
 
 use super::*;
+use crate::event::Loop;
 use crate::rotate::name::parse_archive_name;
+
+const HOUR: Duration = Duration::from_secs(3600);
+
+/// A loop running an archiver for `path`.
+fn started(path: &Path, keep: usize) -> (Loop, Rc<RefCell<Archiver>>) {
+    let mut lp = Loop::new().unwrap();
+    let (rot, _) = lp.add_shared(Archiver::new(path.to_path_buf(), keep));
+    lp.start();
+    (lp, rot)
+}
+
+/// A sink on `path` handing rotated files to `rot`.
+fn sink_for(path: &Path, rot: &Rc<RefCell<Archiver>>) -> FileSink {
+    let mut sink = FileSink::open(path).unwrap();
+    sink.enable_rotation(rot.borrow().handoff(), HOUR);
+    sink
+}
 
 fn tmpdir(tag: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("dock-rot-{tag}-{}", std::process::id()));
@@ -14,18 +34,10 @@ fn tmpdir(tag: &str) -> PathBuf {
     d
 }
 
-/// Runs the loop until the rotator is idle (deadline 30 s: a hang fails, it never passes by timing).
-fn wait_idle(r: &mut Reactor, rot: &mut Rotator) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !rot.idle() {
-        assert!(Instant::now() < deadline, "gzip thread never finished");
-        for ev in r.poll(Some(Duration::from_secs(1))).unwrap() {
-            if r.source(ev.token) == Some(Source::ArchiveDone) {
-                rot.on_archive_done(r);
-            }
-        }
-        r.flush_removals();
-    }
+/// Runs the loop until the archiver is idle (deadline 30 s: a hang fails, it never passes by timing).
+fn wait_idle(lp: &mut Loop, rot: &Rc<RefCell<Archiver>>) {
+    let idle = lp.turn_until(Duration::from_secs(30), || rot.borrow().idle());
+    assert!(idle, "gzip thread never finished");
 }
 
 fn gunzip(p: &Path) -> Vec<u8> {
@@ -69,22 +81,19 @@ fn rotations_become_archives_in_order_and_retention_keeps_the_newest() {
     ] {
         std::fs::write(d.join(other), "not dock's").unwrap();
     }
-    let mut r = Reactor::new().unwrap();
-    let mut rot = Rotator::new(path.clone(), Duration::from_secs(3600), 3);
-    rot.start(&mut r).unwrap();
-    wait_idle(&mut r, &mut rot); // the startup scan for leftovers is done
-    let mut sink = FileSink::open(&path).unwrap();
-    rot.attach_sink(&mut sink);
+    let (mut lp, rot) = started(&path, 3);
+    wait_idle(&mut lp, &rot); // the startup scan for leftovers is done
+    let mut sink = sink_for(&path, &rot);
     let mut line = 0;
     for _ in 0..6 {
         for _ in 0..1000 {
             sink.write(format!("line {line}\n").as_bytes()).unwrap();
             line += 1;
         }
-        rot.rotate(&mut sink);
+        sink.on_due(Instant::now());
     }
     sink.write(b"current\n").unwrap();
-    wait_idle(&mut r, &mut rot);
+    wait_idle(&mut lp, &rot);
     let a = archives(&d);
     assert_eq!(a.len(), 3, "{:?}", names(&d));
     // The newest three rotations, in order, each whole.
@@ -109,7 +118,8 @@ fn rotations_become_archives_in_order_and_retention_keeps_the_newest() {
         !left.iter().any(|n| n.starts_with('.')),
         "temporary files left: {left:?}"
     );
-    rot.finish(Instant::now() + Duration::from_secs(30));
+    rot.borrow_mut()
+        .finish_by(Instant::now() + Duration::from_secs(30));
     std::fs::remove_dir_all(&d).unwrap();
 }
 
@@ -121,12 +131,12 @@ fn finish_gives_up_on_an_archive_at_the_deadline() {
     let path = d.join("app.log");
     let stuck = d.join(OsString::from_vec(name::temp_name(b"app.log", 1, 0)));
     nix::unistd::mkfifo(&stuck, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
-    let mut r = Reactor::new().unwrap();
-    let mut rot = Rotator::new(path.clone(), Duration::from_secs(3600), 5);
-    rot.start(&mut r).unwrap();
+    let mut lp = Loop::new().unwrap();
+    let mut rot = Archiver::new(path.clone(), 5);
+    lp.with_ctx(0, |cx| rot.start(cx));
     let (tx, rx) = std::sync::mpsc::channel();
     let waiter = std::thread::spawn(move || {
-        rot.finish(Instant::now() + Duration::from_millis(200));
+        rot.finish_by(Instant::now() + Duration::from_millis(200));
         tx.send(()).unwrap();
         rot
     });
@@ -153,18 +163,16 @@ fn finish_gives_up_on_an_archive_at_the_deadline() {
 fn finish_completes_the_archive_in_progress() {
     let d = tmpdir("finish");
     let path = d.join("app.log");
-    let mut r = Reactor::new().unwrap();
-    let mut rot = Rotator::new(path.clone(), Duration::from_secs(3600), 5);
-    rot.start(&mut r).unwrap();
-    let mut sink = FileSink::open(&path).unwrap();
-    rot.attach_sink(&mut sink);
+    let (_lp, rot) = started(&path, 5);
+    let mut sink = sink_for(&path, &rot);
     let chunk = "0123456789abcdef".repeat(4096) + "\n";
     for _ in 0..64 {
         sink.write(chunk.as_bytes()).unwrap();
     }
-    rot.rotate(&mut sink);
-    rot.finish(Instant::now() + Duration::from_secs(30));
-    assert!(rot.idle());
+    sink.on_due(Instant::now());
+    rot.borrow_mut()
+        .finish_by(Instant::now() + Duration::from_secs(30));
+    assert!(rot.borrow().idle());
     let a = archives(&d);
     assert_eq!(a.len(), 1);
     assert_eq!(gunzip(&a[0]).len(), chunk.len() * 64);
@@ -179,10 +187,8 @@ fn leftovers_of_a_crash_are_archived_and_half_archives_deleted() {
     std::fs::write(d.join(".app.log.rotated-100-0"), "first\n").unwrap();
     std::fs::write(d.join(".app.log_20200101000000.gz.part"), "junk").unwrap();
     std::fs::write(d.join(".other.rotated-100-0"), "not ours\n").unwrap();
-    let mut r = Reactor::new().unwrap();
-    let mut rot = Rotator::new(path, Duration::from_secs(3600), 5);
-    rot.start(&mut r).unwrap();
-    wait_idle(&mut r, &mut rot);
+    let (mut lp, rot) = started(&path, 5);
+    wait_idle(&mut lp, &rot);
     let a = archives(&d);
     assert_eq!(a.len(), 2);
     assert_eq!(gunzip(&a[0]), b"first\n");
@@ -191,7 +197,8 @@ fn leftovers_of_a_crash_are_archived_and_half_archives_deleted() {
     assert!(left.contains(".other.rotated-100-0"));
     assert!(!left.contains(".app.log_20200101000000.gz.part"));
     assert!(!left.contains(".app.log.rotated-100-0"));
-    rot.finish(Instant::now() + Duration::from_secs(30));
+    rot.borrow_mut()
+        .finish_by(Instant::now() + Duration::from_secs(30));
     std::fs::remove_dir_all(&d).unwrap();
 }
 
@@ -199,14 +206,15 @@ fn leftovers_of_a_crash_are_archived_and_half_archives_deleted() {
 fn a_rotated_file_deleted_before_archiving_is_skipped() {
     let d = tmpdir("vanish");
     let path = d.join("app.log");
-    let mut r = Reactor::new().unwrap();
-    let mut rot = Rotator::new(path, Duration::from_secs(3600), 5);
-    rot.start(&mut r).unwrap();
-    wait_idle(&mut r, &mut rot);
-    rot.handoff().send(d.join(".app.log.rotated-1-0"), 1);
-    wait_idle(&mut r, &mut rot);
+    let (mut lp, rot) = started(&path, 5);
+    wait_idle(&mut lp, &rot);
+    rot.borrow()
+        .handoff()
+        .send(d.join(".app.log.rotated-1-0"), 1);
+    wait_idle(&mut lp, &rot);
     assert!(archives(&d).is_empty());
-    rot.finish(Instant::now() + Duration::from_secs(30));
+    rot.borrow_mut()
+        .finish_by(Instant::now() + Duration::from_secs(30));
     std::fs::remove_dir_all(&d).unwrap();
 }
 
@@ -214,17 +222,17 @@ fn a_rotated_file_deleted_before_archiving_is_skipped() {
 fn archives_keep_the_rotation_time_and_a_valid_gzip_header() {
     let d = tmpdir("stamp");
     let path = d.join("app.log");
-    let mut r = Reactor::new().unwrap();
-    let mut rot = Rotator::new(path, Duration::from_secs(3600), 5);
-    rot.start(&mut r).unwrap();
-    wait_idle(&mut r, &mut rot); // recovery done: the files below are new rotations
+    let (mut lp, rot) = started(&path, 5);
+    wait_idle(&mut lp, &rot); // recovery done: the files below are new rotations
     std::fs::write(d.join(".app.log.rotated-1709251199-0"), "x\n").unwrap();
-    rot.handoff()
+    rot.borrow()
+        .handoff()
         .send(d.join(".app.log.rotated-1709251199-0"), 1_709_251_199);
     std::fs::write(d.join(".app.log.rotated-1709251199-1"), "y\n").unwrap();
-    rot.handoff()
+    rot.borrow()
+        .handoff()
         .send(d.join(".app.log.rotated-1709251199-1"), 1_709_251_199);
-    wait_idle(&mut r, &mut rot);
+    wait_idle(&mut lp, &rot);
     let left = names(&d);
     assert!(left.contains("app.log_20240229235959.gz"), "{left:?}");
     assert!(left.contains("app.log_20240229235959-1.gz"), "{left:?}");
@@ -238,38 +246,32 @@ fn archives_keep_the_rotation_time_and_a_valid_gzip_header() {
         u32::from_le_bytes(gz[4..8].try_into().unwrap()),
         1_709_251_199
     );
-    rot.finish(Instant::now() + Duration::from_secs(30));
+    rot.borrow_mut()
+        .finish_by(Instant::now() + Duration::from_secs(30));
     std::fs::remove_dir_all(&d).unwrap();
 }
 
 #[test]
-fn the_timer_drives_rotation_through_on_timer() {
-    // Without a file sink (the io stub), on_timer only drains the timer: nothing to rotate, no panic.
+fn the_schedule_moves_by_whole_periods_and_rotates_on_due() {
     let d = tmpdir("timer");
-    let mut r = Reactor::new().unwrap();
-    let mut rot = Rotator::new(d.join("app.log"), Duration::from_millis(10), 5);
-    rot.start(&mut r).unwrap();
-    wait_idle(&mut r, &mut rot);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    'wait: loop {
-        assert!(Instant::now() < deadline);
-        for ev in r.poll(Some(Duration::from_secs(1))).unwrap() {
-            if r.source(ev.token) == Some(Source::RotateTimer) {
-                let (mut stdio, _child) = crate::io::Stdio::setup(&test_config()).unwrap();
-                rot.on_timer(&mut r, &mut stdio);
-                break 'wait;
-            }
-        }
-    }
-    rot.finish(Instant::now() + Duration::from_secs(30));
+    let path = d.join("app.log");
+    let (mut lp, rot) = started(&path, 5);
+    wait_idle(&mut lp, &rot);
+    let mut sink = FileSink::open(&path).unwrap();
+    assert_eq!(sink.next_due(), None, "no rotation, no schedule");
+    let period = Duration::from_millis(10);
+    sink.enable_rotation(rot.borrow().handoff(), period);
+    let first = sink.next_due().unwrap();
+    assert_eq!(sink.next_due(), Some(first), "the schedule starts once");
+    sink.write(b"a\n").unwrap();
+    // Late by two and a half periods: the missed ones count once, the next is on the grid.
+    sink.on_due(first + period * 2 + period / 2);
+    assert_eq!(sink.next_due(), Some(first + period * 3));
+    wait_idle(&mut lp, &rot);
+    assert_eq!(archives(&d).len(), 1);
+    rot.borrow_mut()
+        .finish_by(Instant::now() + Duration::from_secs(30));
     std::fs::remove_dir_all(&d).unwrap();
-}
-
-fn test_config() -> crate::cli::Config {
-    match crate::cli::parse(["dock", "true"]).unwrap() {
-        crate::cli::Parsed::Run(c) => *c,
-        _ => unreachable!(),
-    }
 }
 
 #[test]
@@ -287,34 +289,33 @@ fn split_paths() {
 fn a_failed_archive_is_kept_and_retried_at_the_next_period() {
     let d = tmpdir("retry");
     let path = d.join("app.log");
-    let mut r = Reactor::new().unwrap();
-    let mut rot = Rotator::new(path.clone(), Duration::from_secs(3600), 5);
-    rot.start(&mut r).unwrap();
-    wait_idle(&mut r, &mut rot);
+    let (mut lp, rot) = started(&path, 5);
+    wait_idle(&mut lp, &rot);
     // Something in the way of the archive's temporary name makes writing it fail, as a full disk would.
     let blocker = d.join(".app.log_20240229235959.gz.part");
     std::fs::create_dir(&blocker).unwrap();
     let temp = d.join(".app.log.rotated-1709251199-0");
     std::fs::write(&temp, "kept\n").unwrap();
-    rot.handoff().send(temp.clone(), 1_709_251_199);
-    wait_idle(&mut r, &mut rot);
+    rot.borrow().handoff().send(temp.clone(), 1_709_251_199);
+    wait_idle(&mut lp, &rot);
     assert!(archives(&d).is_empty());
     assert_eq!(
         std::fs::read(&temp).unwrap(),
         b"kept\n",
         "the lines are kept"
     );
-    assert_eq!(rot.shared.failed.load(Ordering::Acquire), 1);
+    assert_eq!(rot.borrow().shared.failed.load(Ordering::Acquire), 1);
     // The next period retries (an empty current file: nothing new to rotate).
     std::fs::remove_dir(&blocker).unwrap();
-    let mut sink = FileSink::open(&path).unwrap();
-    rot.rotate(&mut sink);
-    wait_idle(&mut r, &mut rot);
+    let mut sink = sink_for(&path, &rot);
+    sink.on_due(Instant::now());
+    wait_idle(&mut lp, &rot);
     let a = archives(&d);
     assert_eq!(a.len(), 1);
     assert_eq!(gunzip(&a[0]), b"kept\n");
     assert!(!temp.exists());
-    assert_eq!(rot.shared.failed.load(Ordering::Acquire), 0);
-    rot.finish(Instant::now() + Duration::from_secs(30));
+    assert_eq!(rot.borrow().shared.failed.load(Ordering::Acquire), 0);
+    rot.borrow_mut()
+        .finish_by(Instant::now() + Duration::from_secs(30));
     std::fs::remove_dir_all(&d).unwrap();
 }

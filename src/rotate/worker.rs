@@ -2,8 +2,8 @@
 //! applies retention after each. It owns all disk work of unbounded length (reading the rotated file,
 //! deflate, fsync, listing the directory), so the event loop never waits on it.
 //!
-//! Registers nothing: it writes one byte to the `Source::ArchiveDone` pipe (owned by [`super::Rotator`])
-//! after each job, so the loop learns that [`super::Rotator::idle`] may have changed.
+//! Registers nothing: it writes one byte to the archive pipe (owned by [`super::Archiver`])
+//! after each job, so the loop learns that [`super::Archiver::idle`] may have changed.
 //!
 //! Crash safety: an archive is written as `.<name>.part`, fsynced, renamed into place without replacing
 //! anything, the directory fsynced, and only then the rotated-out file is removed. After a crash, a

@@ -24,6 +24,9 @@ pub fn release_readonly_segments() -> usize {
 }
 
 /// The `dl_iterate_phdr` callback: releases the main program's read-only segments, then stops (1).
+// Addresses and sizes of this process's own mappings: u64 fields of the x86_64 ELF headers that fit
+// in usize there (sys is x86_64-only: see `KernelSigaction`).
+#[allow(clippy::cast_possible_truncation)]
 unsafe extern "C" fn segments(
     info: *mut libc::dl_phdr_info,
     _size: libc::size_t,

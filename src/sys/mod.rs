@@ -5,11 +5,11 @@
 
 pub mod fs;
 pub mod mem;
+pub mod out;
 pub mod pidfd;
 pub mod pty;
 pub mod spawn;
 pub mod thread;
-pub mod timer;
 
 use std::io;
 
@@ -22,6 +22,11 @@ pub(crate) fn cvt(ret: libc::c_long) -> io::Result<libc::c_long> {
     }
 }
 
+/// [`cvt`] for a syscall that returns a C `int` (a pid, an fd, a signal number).
+pub(crate) fn cvt_int(ret: libc::c_long) -> io::Result<i32> {
+    i32::try_from(cvt(ret)?).map_err(|_| io::Error::from_raw_os_error(libc::EOVERFLOW))
+}
+
 /// `kill(pid, sig)` with a raw signal number, so realtime signals (SIGRTMIN..SIGRTMAX), which nix's
 /// `Signal` enum cannot name, can be sent too. `pid < 0` signals the process group `-pid` (kill(2)).
 ///
@@ -29,7 +34,19 @@ pub(crate) fn cvt(ret: libc::c_long) -> io::Result<libc::c_long> {
 /// ESRCH (no such process or group), EPERM, EINVAL (not a signal number).
 pub fn kill(pid: i32, sig: i32) -> io::Result<()> {
     // SAFETY: kill(2) takes two integers and touches no memory of ours.
-    cvt(unsafe { libc::kill(pid, sig) } as libc::c_long)?;
+    cvt(unsafe { libc::kill(pid, sig) }.into())?;
+    Ok(())
+}
+
+/// `tgkill(getpid(), gettid(), sig)`: raises `sig` for the calling thread only (tests of the loop's
+/// signal paths, which must not disturb other test threads).
+///
+/// # Errors
+/// EINVAL for a bad signal number.
+#[cfg(test)]
+pub(crate) fn raise_in_thread(sig: i32) -> io::Result<()> {
+    // SAFETY: getpid/gettid/tgkill take and return integers and touch no memory of ours.
+    cvt(unsafe { libc::syscall(libc::SYS_tgkill, libc::getpid(), libc::gettid(), sig) })?;
     Ok(())
 }
 
@@ -52,7 +69,7 @@ pub enum Reaped {
 pub fn wait_any() -> io::Result<Option<Reaped>> {
     let mut status = 0;
     // SAFETY: waitpid writes one int into `status`, a live local.
-    let pid = cvt(unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) } as libc::c_long)? as i32;
+    let pid = cvt_int(unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) }.into())?;
     Ok(if pid == 0 {
         None
     } else if libc::WIFSIGNALED(status) {
@@ -142,9 +159,9 @@ pub fn block_signals(bits: u64) -> io::Result<()> {
 /// # Errors
 /// EMFILE, ENOMEM.
 pub fn signalfd(bits: u64) -> io::Result<std::os::fd::OwnedFd> {
-    use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+    use std::os::fd::{FromRawFd, OwnedFd};
     // SAFETY: the kernel reads 8 bytes from `&bits`, a live u64, and returns a new fd or -1.
-    let fd = cvt(unsafe {
+    let fd = cvt_int(unsafe {
         libc::syscall(
             libc::SYS_signalfd4,
             -1,
@@ -154,7 +171,7 @@ pub fn signalfd(bits: u64) -> io::Result<std::os::fd::OwnedFd> {
         )
     })?;
     // SAFETY: the kernel just returned this fd to us; nobody else owns it.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 /// Sleeps until one of the (blocked) signals of `bits` is pending and takes it: the raw
@@ -168,14 +185,14 @@ pub fn wait_signal(bits: u64, timeout: Option<std::time::Duration>) -> io::Resul
     let mut info = [0u8; 128];
     let ts = timeout.map(|t| libc::timespec {
         tv_sec: t.as_secs().try_into().unwrap_or(i64::MAX as _),
-        tv_nsec: t.subsec_nanos() as libc::c_long,
+        tv_nsec: t.subsec_nanos().into(),
     });
     let ts_ptr = ts
         .as_ref()
         .map_or(std::ptr::null(), |t| t as *const libc::timespec);
     // SAFETY: the kernel reads 8 bytes of mask from `&bits` and at most one timespec from `ts_ptr`
     // (NULL: no limit), and writes one 128-byte siginfo_t into `info`; all are live locals.
-    let sig = cvt(unsafe {
+    let sig = cvt_int(unsafe {
         libc::syscall(
             libc::SYS_rt_sigtimedwait,
             &bits as *const u64,
@@ -185,5 +202,5 @@ pub fn wait_signal(bits: u64, timeout: Option<std::time::Duration>) -> io::Resul
         )
     })?;
     let pid = u32::from_ne_bytes([info[16], info[17], info[18], info[19]]);
-    Ok((sig as i32, pid))
+    Ok((sig, pid))
 }

@@ -4,7 +4,7 @@
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
-use super::cvt;
+use super::cvt_int;
 
 /// An owned pidfd, opened `PIDFD_NONBLOCK` (so `waitid(P_PIDFD)` never blocks) and close-on-exec.
 #[derive(Debug)]
@@ -18,9 +18,9 @@ impl PidFd {
     pub fn open(pid: i32) -> io::Result<PidFd> {
         // PIDFD_NONBLOCK is O_NONBLOCK (include/uapi/linux/pidfd.h); pidfds are always CLOEXEC.
         // SAFETY: pidfd_open takes two integer arguments and touches no memory of ours.
-        let fd = cvt(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, libc::O_NONBLOCK) })?;
+        let fd = cvt_int(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, libc::O_NONBLOCK) })?;
         // SAFETY: the kernel just returned this fd to us; nobody else owns it.
-        Ok(PidFd(unsafe { OwnedFd::from_raw_fd(fd as RawFd) }))
+        Ok(PidFd(unsafe { OwnedFd::from_raw_fd(fd) }))
     }
 }
 
@@ -53,18 +53,18 @@ mod tests {
             .arg("30")
             .spawn()
             .unwrap();
-        let fd = PidFd::open(child.id() as i32).unwrap();
+        let fd = PidFd::open(i32::try_from(child.id()).unwrap()).unwrap();
         let mut p = libc::pollfd {
             fd: fd.as_raw_fd(),
             events: libc::POLLIN,
             revents: 0,
         };
-        // SAFETY (test): poll reads and writes one pollfd, a live local.
+        // SAFETY: (test) poll reads and writes one pollfd, a live local.
         assert_eq!(unsafe { libc::poll(&mut p, 1, 0) }, 0, "still running");
         child.kill().unwrap();
         child.wait().unwrap();
         // Reaped: the pidfd still refers to the dead process, never to a recycled pid.
-        // SAFETY (test): as above.
+        // SAFETY: (test) as above.
         assert_eq!(unsafe { libc::poll(&mut p, 1, 0) }, 1);
         assert_ne!(p.revents & libc::POLLIN, 0);
     }

@@ -10,7 +10,8 @@
 //!
 //! Between clone and exec the child shares dock's memory, so it only makes raw syscalls on values
 //! prepared beforehand (async-signal-safe only, signal-safety(7)): no allocation, no lock. It writes
-//! nothing but its errno slot in [`Args`].
+//! only its errno slot and, to run a script without `#!` through `/bin/sh`, one slot of the shell's
+//! argv, both in [`Args`].
 
 use std::ffi::{CString, OsStr, OsString};
 use std::io;
@@ -50,6 +51,20 @@ pub struct ChildSetup {
     pub session: bool,
 }
 
+/// What the child gets as fds 0, 1, 2 (`None`: dock's own), and whether it runs in a new session on
+/// a pty (the stdio feature builds it).
+#[derive(Debug, Default)]
+pub struct ChildStdio {
+    /// fd 0.
+    pub stdin: Option<OwnedFd>,
+    /// fd 1.
+    pub stdout: Option<OwnedFd>,
+    /// fd 2.
+    pub stderr: Option<OwnedFd>,
+    /// New session with stdin as controlling terminal (the pty case).
+    pub session: bool,
+}
+
 /// The started child: its pid and a pidfd for it (close-on-exec).
 #[derive(Debug)]
 pub struct Spawned {
@@ -68,7 +83,7 @@ const SH: &std::ffi::CStr = c"/bin/sh";
 /// PATH_MAX + NAME_MAX (4.4 kB) for the path it tries.
 const CHILD_STACK: usize = 32 * 1024;
 
-/// What the child reads (and the one thing it writes: `err`), on dock's stack during the clone.
+/// What the child reads (and writes: `err`, and `sh_argv[1]` for a script without `#!`), on dock's stack during the clone.
 struct Args<'a> {
     program: &'a CString,
     argv: &'a [*const libc::c_char],
@@ -167,12 +182,11 @@ pub fn spawn(
 extern "C" fn child(arg: *mut libc::c_void) -> libc::c_int {
     // SAFETY: `arg` is the `Args` that `spawn` keeps alive until this child has exec'd or exited.
     let a = unsafe { &*(arg as *const Args) };
-    // SAFETY (whole block): each call is a plain syscall on integers or on memory of `a`/this frame.
+    // SAFETY: (the whole block) each call is a plain syscall on integers or on memory of `a`/this frame.
     // All of dock's signals stay blocked until the last step, so no handler runs in this child and a
     // tcsetpgrp from a background group does not stop it with SIGTTOU (tcsetpgrp(3)).
     unsafe {
-        for (target, &fd) in a.stdio.iter().enumerate() {
-            let target = target as RawFd;
+        for (target, &fd) in (0..).zip(a.stdio.iter()) {
             if fd == target {
                 // Already in place (dock's own fd): only make sure exec keeps it.
                 if libc::fcntl(fd, libc::F_SETFD, 0) == -1 {
@@ -321,7 +335,7 @@ mod tests {
 
     fn wait(pid: i32) -> i32 {
         let mut st = 0;
-        // SAFETY (test): waitpid on our own child.
+        // SAFETY: (test) waitpid on our own child.
         assert_eq!(unsafe { libc::waitpid(pid, &mut st, 0) }, pid);
         st
     }

@@ -14,7 +14,8 @@ use std::io;
 /// # Errors
 /// `getpriority`/`setpriority` failing (ESRCH cannot happen for the calling thread).
 pub fn lower_priority(by: i32) -> io::Result<i32> {
-    let tid = nix::unistd::gettid().as_raw() as libc::id_t;
+    // A tid is a positive pid_t.
+    let tid = libc::id_t::try_from(nix::unistd::gettid().as_raw()).unwrap_or(0);
     // getpriority returns the nice value itself, so -1 is ambiguous: clear errno first and check it.
     nix::errno::Errno::clear();
     // SAFETY: getpriority takes two integers and touches no memory of ours.
@@ -24,7 +25,7 @@ pub fn lower_priority(by: i32) -> io::Result<i32> {
     }
     let new = cur.saturating_add(by.max(0)).min(19);
     // SAFETY: setpriority takes three integers and touches no memory of ours.
-    super::cvt(unsafe { libc::setpriority(libc::PRIO_PROCESS, tid, new) } as libc::c_long)?;
+    super::cvt(unsafe { libc::setpriority(libc::PRIO_PROCESS, tid, new) }.into())?;
     Ok(new)
 }
 

@@ -77,7 +77,7 @@ fn wait_signals_blocked(d: &Running) {
         let syscall = std::fs::read_to_string(format!("/proc/{pid}/syscall")).unwrap_or_default();
         comm.trim_end() == "dock"
             && (syscall.starts_with("128 ")
-                || dock::signals::parse_status_masks(&status)
+                || dock::procfs::parse_status_masks(&status)
                     .is_some_and(|(blk, _)| blk & (1 << (libc::SIGTERM - 1)) != 0))
     });
 }
@@ -407,7 +407,7 @@ fn process_group_forwarding_reaches_grandchildren() {
         d.wait_stderr("started pid");
         let dock_pid = d.dock_pid();
         util::wait_until("bash starting sleep", || {
-            dock::supervisor::descendants(dock_pid).len() >= 2
+            dock::procfs::descendants_of(dock_pid).len() >= 2
         });
         d.signal(libc::SIGINT);
         let f = d.finish();
@@ -430,7 +430,7 @@ fn tstp_stops_and_cont_resumes_the_child() {
         let d = sh(mode, &[], &format!("echo $$; read _ < {fifo}; echo done"));
         let child = d.line();
         // The pid is the namespace's in Pid1 mode: find the child through dock instead.
-        let target = dock::supervisor::descendants(d.dock_pid())
+        let target = dock::procfs::descendants_of(d.dock_pid())
             .into_iter()
             .find(|p| {
                 std::fs::read_to_string(format!("/proc/{p}/cmdline"))
@@ -548,7 +548,7 @@ fn signals_ignored_where_dock_was_started_are_default_again_in_the_child() {
     wait_signals_blocked(&d);
     let dock_pid = d.dock_pid();
     util::wait_until("dock starting sleep", || {
-        !dock::supervisor::descendants(dock_pid).is_empty()
+        !dock::procfs::descendants_of(dock_pid).is_empty()
     });
     d.signal(libc::SIGINT);
     assert_eq!(d.finish().code, 130);

@@ -13,19 +13,6 @@ use dock::rotate::name::parse_archive_name;
 
 use crate::util::{self, Mode, TempDir};
 
-/// Whether `--io FILE` really relays into the file (the io relay is merged). The io stub this branch
-/// started from never creates the file; once the relay exists these tests run in full.
-fn relay_present() -> bool {
-    let d = TempDir::new("rot-probe");
-    let f = util::run(Mode::Subreaper, &["--io", &d.path("probe"), "true"]);
-    assert_eq!(f.code, 0, "{}", f.stderr);
-    let present = Path::new(&d.path("probe")).exists();
-    if !present {
-        eprintln!("SKIPPED: the --io file relay is not in this build (branch io not merged)");
-    }
-    present
-}
-
 /// dock's archives of `app.log` in `dir`, oldest first by their parsed names.
 fn archives(dir: &Path) -> Vec<PathBuf> {
     let mut v: Vec<_> = std::fs::read_dir(dir)
@@ -84,9 +71,6 @@ fn no_temporaries(dir: &Path) {
 
 #[test]
 fn every_line_exactly_once_in_order_across_archives() {
-    if !relay_present() {
-        return;
-    }
     let d = TempDir::new("rot-lines");
     let log = d.path("app.log");
     let script = paced_writer(450);
@@ -132,9 +116,6 @@ fn every_line_exactly_once_in_order_across_archives() {
 
 #[test]
 fn log_keep_keeps_the_newest_and_touches_nothing_else() {
-    if !relay_present() {
-        return;
-    }
     let d = TempDir::new("rot-keep");
     let others = [
         "app.log.1.gz",
@@ -180,9 +161,6 @@ fn log_keep_keeps_the_newest_and_touches_nothing_else() {
 
 #[test]
 fn a_200000_line_burst_while_rotating_every_second_loses_nothing() {
-    if !relay_present() {
-        return;
-    }
     let d = TempDir::new("rot-burst");
     let log = d.path("app.log");
     // seq writes 4 KiB blocks through a pipe: lines arrive split across reads, which is the point.
@@ -214,9 +192,6 @@ fn a_200000_line_burst_while_rotating_every_second_loses_nothing() {
 
 #[test]
 fn files_a_killed_dock_left_half_rotated_are_archived_at_the_next_start() {
-    if !relay_present() {
-        return;
-    }
     let d = TempDir::new("rot-recover");
     std::fs::write(d.0.join(".app.log.rotated-1700000000-0"), "from before\n").unwrap();
     std::fs::write(d.0.join(".app.log_20231114221320.gz.part"), "half").unwrap();

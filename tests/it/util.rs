@@ -283,7 +283,7 @@ pub fn run(mode: Mode, args: &[&str]) -> Finished {
 
 /// Zombies (state Z) among the processes of this test's own children, from /proc.
 pub fn zombies_under(pid: i32) -> Vec<i32> {
-    dock::supervisor::descendants(pid)
+    dock::procfs::descendants_of(pid)
         .into_iter()
         .filter(|&p| proc_state(p) == Some('Z'))
         .collect()

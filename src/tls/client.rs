@@ -1,4 +1,4 @@
-//! rustls client configuration shared by `--io tls://` and `https://` hooks: the embedded Mozilla roots
+//! The rustls client configuration shared by `--io tls://` and `https://` hooks: the embedded Mozilla roots
 //! (webpki-roots) plus `--ca-file` (PEM), or no verification at all with `--insecure`; and the one
 //! crypto provider both use, cut down from rustls' ring provider to what a TLS client needs.
 //!
@@ -35,7 +35,7 @@ pub enum TlsError {
         reason: String,
     },
     /// rustls refused the configuration (no usable protocol versions).
-    #[error("tls configuration: {0}")]
+    #[error("tls configuration")]
     Config(#[from] rustls::Error),
 }
 

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use dock::fuzz_entry::TARGETS;
+use super::TARGETS;
 
 fn corpus_root() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/corpus"))

@@ -1,13 +1,10 @@
-//! Sans-IO HTTP/1.1 for the hook: the `PUT` request writer and an incremental response parser
-//! (RFC 9112). The parser is fed whatever bytes arrive, in any split, and says when the response is
-//! complete; the status line and headers go through httparse, the body is read and discarded by
-//! Content-Length, chunked coding, or until the server closes.
+//! Sans-IO HTTP/1.1 responses: an incremental parser (RFC 9112) fed whatever bytes arrive, in any
+//! split, that says when the response is complete; the status line and headers go through httparse,
+//! the body is read and discarded by Content-Length, chunked coding, or until the server closes.
 //!
 //! Registers nothing; `conn.rs` moves the bytes.
 
 use thiserror::Error;
-
-use crate::cli::HookUrl;
 
 /// Largest response head (status line + headers) accepted, bytes; also bounds chunk-size lines and
 /// trailers. A hook server has no business sending more.
@@ -50,39 +47,6 @@ impl Response {
     pub fn success(&self) -> bool {
         (200..300).contains(&self.code)
     }
-}
-
-/// The request bytes: `PUT <path> HTTP/1.1` with Host (port only when not the scheme's default,
-/// IPv6 in brackets, RFC 9110 §7.2), User-Agent, Content-Type, Content-Length, Connection: close and,
-/// with userinfo in the URL, `Authorization: Basic` (RFC 7617), then `body`.
-pub fn request(url: &HookUrl, body: &[u8]) -> Vec<u8> {
-    let host = if url.host.contains(':') {
-        format!("[{}]", url.host)
-    } else {
-        url.host.clone()
-    };
-    let default_port = if url.tls { 443 } else { 80 };
-    let host = if url.port == default_port {
-        host
-    } else {
-        format!("{host}:{}", url.port)
-    };
-    let mut head = format!(
-        "PUT {} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: dock/{}\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
-        url.path,
-        env!("CARGO_PKG_VERSION"),
-        body.len()
-    );
-    if let Some(auth) = &url.basic_auth {
-        head.push_str("Authorization: Basic ");
-        head.push_str(auth);
-        head.push_str("\r\n");
-    }
-    head.push_str("\r\n");
-    let mut out = head.into_bytes();
-    out.extend_from_slice(body);
-    out
 }
 
 /// Where the chunked decoder is (RFC 9112 §7.1). One byte at a time, so any split works.
@@ -195,9 +159,7 @@ impl ResponseParser {
                 }
                 State::Body(_, Body::UntilClose) => return Ok(None),
                 State::Body(_, Body::Length(n)) => {
-                    let k = (*n).min(data.len() as u64);
-                    *n -= k;
-                    data = &data[k as usize..];
+                    data = &data[take(n, data.len())..];
                     if *n == 0 {
                         self.finish();
                     } else {
@@ -205,35 +167,8 @@ impl ResponseParser {
                     }
                 }
                 State::Body(_, Body::Chunked(c)) => {
-                    let mut i = 0;
-                    let mut done = false;
-                    while i < data.len() {
-                        if let Chunk::Data(n) = *c {
-                            // Skip data in one go, not byte by byte.
-                            let k = n.min((data.len() - i) as u64);
-                            i += k as usize;
-                            *c = if n == k {
-                                Chunk::DataCr
-                            } else {
-                                Chunk::Data(n - k)
-                            };
-                            continue;
-                        }
-                        self.meta += 1;
-                        if self.meta > MAX_HEAD {
-                            return Err(HttpError::Chunked);
-                        }
-                        let b = data[i];
-                        i += 1;
-                        match step(*c, b)? {
-                            Some(next) => *c = next,
-                            None => {
-                                done = true;
-                                break;
-                            }
-                        }
-                    }
-                    data = &data[i..];
+                    let (used, done) = chunked(c, &mut self.meta, data)?;
+                    data = &data[used..];
                     if done {
                         self.finish();
                     } else {
@@ -319,6 +254,42 @@ fn parse_head(buf: &[u8]) -> Result<Option<(usize, u16, String, Body)>, HttpErro
     Ok(Some((len, code, reason, body)))
 }
 
+/// Decodes chunked coding from `data` in state `c`: how many bytes it used and whether the body
+/// ended. Data is skipped in one go; size lines and trailers go byte by byte, counted in `meta`
+/// against [`MAX_HEAD`].
+fn chunked(c: &mut Chunk, meta: &mut usize, data: &[u8]) -> Result<(usize, bool), HttpError> {
+    let mut i = 0;
+    while i < data.len() {
+        if let Chunk::Data(mut n) = *c {
+            i += take(&mut n, data.len() - i);
+            *c = if n == 0 {
+                Chunk::DataCr
+            } else {
+                Chunk::Data(n)
+            };
+            continue;
+        }
+        *meta += 1;
+        if *meta > MAX_HEAD {
+            return Err(HttpError::Chunked);
+        }
+        let b = data[i];
+        i += 1;
+        match step(*c, b)? {
+            Some(next) => *c = next,
+            None => return Ok((i, true)),
+        }
+    }
+    Ok((i, false))
+}
+
+/// Takes up to `*n` of `avail` bytes: how many, and `*n` goes down by as much.
+fn take(n: &mut u64, avail: usize) -> usize {
+    let k = usize::try_from(*n).map_or(avail, |n| n.min(avail));
+    *n -= k as u64;
+    k
+}
+
 /// One byte of chunked coding: the next state, or `None` when the message ended.
 fn step(c: Chunk, b: u8) -> Result<Option<Chunk>, HttpError> {
     let hex = |b: u8| (b as char).to_digit(16).map(u64::from);
@@ -393,31 +364,6 @@ fn after_size(size: u64) -> Chunk {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::values::parse_hook_url;
-
-    #[test]
-    fn request_bytes() {
-        let u = parse_hook_url("http://alice:s%20cret@example.com/hook?x=1").unwrap();
-        let got = String::from_utf8(request(&u, b"{}")).unwrap();
-        let want = format!(
-            "PUT /hook?x=1 HTTP/1.1\r\nHost: example.com\r\nUser-Agent: dock/{}\r\n\
-             Content-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\
-             Authorization: Basic YWxpY2U6cyBjcmV0\r\n\r\n{{}}",
-            env!("CARGO_PKG_VERSION")
-        );
-        assert_eq!(got, want);
-        let host = |s: &str| {
-            let r = String::from_utf8(request(&parse_hook_url(s).unwrap(), b"")).unwrap();
-            r.lines().nth(1).unwrap().to_string()
-        };
-        assert_eq!(host("http://[::1]:8080/"), "Host: [::1]:8080");
-        assert_eq!(host("https://[::1]"), "Host: [::1]");
-        assert_eq!(host("https://h:80"), "Host: h:80");
-        assert_eq!(host("http://h:443"), "Host: h:443");
-        assert_eq!(host("http://10.0.0.1:80"), "Host: 10.0.0.1");
-        let r = request(&parse_hook_url("http://h").unwrap(), b"");
-        assert!(r.starts_with(b"PUT / HTTP/1.1\r\n"));
-    }
 
     /// Feeds `input` split at `cut` and once more byte by byte; both must agree with `want`.
     fn check_splits(input: &[u8], close: bool, want: Result<Response, HttpError>) {

@@ -1,28 +1,25 @@
-//! One hook request on one non-blocking connection: TCP connect, optional rustls session, request out,
-//! response in, all driven by readiness events (rustls `examples/tlsclient-mio.rs` shape: read_tls until
-//! WouldBlock, process_new_packets, drain plaintext, write_tls while it wants to write). Also the name
-//! resolver helper thread.
+//! One request on one non-blocking connection: TCP connect, optional rustls session, request out,
+//! response in, all driven by readiness events (rustls `examples/tlsclient-mio.rs` shape: read_tls
+//! until WouldBlock, process_new_packets, drain plaintext, write_tls while it wants to write).
 //!
-//! Registers: the socket as `Source::HookConn` (readable and writable for its whole life: edge-triggered,
-//! so a writable socket wakes the loop once, not continuously), the resolver's pipe as
-//! `Source::HookResolved`.
+//! Registers: the socket, under the caller's key (readable and writable for its whole life:
+//! edge-triggered, so a writable socket wakes the loop once, not continuously).
 
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, ToSocketAddrs};
-use std::sync::mpsc;
+use std::net::SocketAddr;
 
 use mio::net::TcpStream;
 use mio::{Interest, Token};
 use thiserror::Error;
 
-use super::http::{HttpError, Response, ResponseParser};
-use crate::reactor::{Reactor, Source};
+use super::response::{HttpError, Response, ResponseParser};
+use crate::event::{Ctx, Key};
 
 /// What ended an attempt on one connection.
 #[derive(Debug, Error)]
 pub enum ConnError {
     /// The TCP connection could not be established (the next address may do better).
-    #[error("connect to {addr}: {source}")]
+    #[error("connect to {addr}")]
     Connect {
         /// The address tried.
         addr: SocketAddr,
@@ -31,15 +28,15 @@ pub enum ConnError {
         source: io::Error,
     },
     /// Reading or writing the established connection failed.
-    #[error("{0}")]
-    Io(#[source] io::Error),
+    #[error(transparent)]
+    Io(io::Error),
     /// The TLS handshake or session failed (certificate refused, alert).
     #[cfg(feature = "tls")]
     #[error("tls: {}", crate::tls::describe(.0))]
-    Tls(#[source] rustls::Error),
+    Tls(rustls::Error),
     /// The response could not be parsed.
-    #[error("{0}")]
-    Http(#[source] HttpError),
+    #[error(transparent)]
+    Http(HttpError),
 }
 
 /// TLS parameters for a connection: the shared client configuration and the server name (SNI).
@@ -66,13 +63,14 @@ pub struct Conn {
 }
 
 impl Conn {
-    /// Starts a non-blocking connect to `addr` and registers the socket; `request` is sent once
-    /// connected (through TLS when `tls` is given).
+    /// Starts a non-blocking connect to `addr` and registers the socket under `key`; `request` is
+    /// sent once connected (through TLS when `tls` is given).
     ///
     /// # Errors
     /// [`ConnError::Connect`]: socket creation, an immediate connect failure, registration.
     pub fn open(
-        r: &mut Reactor,
+        cx: &mut Ctx<'_>,
+        key: Key,
         addr: SocketAddr,
         request: Vec<u8>,
         #[cfg(feature = "tls")] tls: Option<&TlsParams>,
@@ -87,12 +85,8 @@ impl Conn {
             None => None,
         };
         let mut sock = TcpStream::connect(addr).map_err(connect_err)?;
-        let token = r
-            .add(
-                &mut sock,
-                Source::HookConn,
-                Interest::READABLE | Interest::WRITABLE,
-            )
+        let token = cx
+            .register(&mut sock, Interest::READABLE | Interest::WRITABLE, key)
             .map_err(connect_err)?;
         Ok(Conn {
             sock,
@@ -107,14 +101,14 @@ impl Conn {
         })
     }
 
-    /// The socket's reactor token.
+    /// The socket's token.
     pub fn token(&self) -> Token {
         self.token
     }
 
     /// Deregisters and closes the connection.
-    pub fn close(mut self, r: &mut Reactor) {
-        r.remove(&mut self.sock, self.token);
+    pub fn close(mut self, cx: &mut Ctx<'_>) {
+        cx.deregister(&mut self.sock, self.token);
     }
 
     /// Makes all the progress readiness allows: `Ok(Some(_))` once the whole response is in,
@@ -232,66 +226,5 @@ impl Conn {
                 return self.parser.eof().map(Some).map_err(ConnError::Http);
             }
         }
-    }
-}
-
-/// Addresses the resolver thread found (or why it found none).
-pub type Resolved = io::Result<Vec<SocketAddr>>;
-
-/// A name lookup running on a helper thread. getaddrinfo(3) blocks for as long as the resolver
-/// configuration says, so it never runs on the loop; the thread closes its end of a pipe when the
-/// answer is in the channel, which makes the read end readable (EOF) in the loop. Dropping this
-/// abandons the lookup: the thread's send and close then go nowhere (no write, so no SIGPIPE).
-pub struct Resolving {
-    rx: mpsc::Receiver<Resolved>,
-    pipe: mio::unix::pipe::Receiver,
-    token: Token,
-}
-
-impl Resolving {
-    /// Starts resolving `host`:`port` and registers the wake-up pipe.
-    ///
-    /// # Errors
-    /// Pipe creation, registration or thread creation failing.
-    pub fn start(r: &mut Reactor, host: &str, port: u16) -> io::Result<Resolving> {
-        let (wake, mut pipe) = mio::unix::pipe::new()?;
-        let token = r.add(&mut pipe, Source::HookResolved, Interest::READABLE)?;
-        let (tx, rx) = mpsc::channel();
-        let host = host.to_string();
-        let spawned = std::thread::Builder::new()
-            .name("dock-resolve".into())
-            .spawn(move || {
-                let res = (host.as_str(), port)
-                    .to_socket_addrs()
-                    .map(|a| a.collect::<Vec<_>>());
-                let _ = tx.send(res);
-                drop(wake);
-            });
-        if let Err(e) = spawned {
-            r.remove(&mut pipe, token);
-            return Err(e);
-        }
-        Ok(Resolving { rx, pipe, token })
-    }
-
-    /// The pipe's reactor token.
-    pub fn token(&self) -> Token {
-        self.token
-    }
-
-    /// The answer, once the thread is done (`None`: not yet, wait for the next event).
-    pub fn poll(&mut self) -> Option<Resolved> {
-        match self.rx.try_recv() {
-            Ok(res) => Some(res),
-            Err(mpsc::TryRecvError::Empty) => None,
-            Err(mpsc::TryRecvError::Disconnected) => Some(Err(io::Error::other(
-                "resolver thread ended without an answer",
-            ))),
-        }
-    }
-
-    /// Deregisters the pipe; the thread, if still running, finishes on its own.
-    pub fn close(mut self, r: &mut Reactor) {
-        r.remove(&mut self.pipe, self.token);
     }
 }

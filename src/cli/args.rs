@@ -1,0 +1,170 @@
+//! The raw flags as clap parses them ([`Args`], with `DOCK_*` environment fallbacks), and the
+//! common case that needs no clap at all ([`without_options`]).
+//!
+//! Registers nothing.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::builder::FalseyValueParser;
+use clap::{ArgAction, Parser};
+
+/// `--log-keep` when not given (archives).
+const DEFAULT_LOG_KEEP: &str = "5";
+/// `--grace-period` when not given (seconds).
+const DEFAULT_GRACE_PERIOD: &str = "5";
+
+/// Raw flags as clap parses them; see [`super::Config`] for the validated form.
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "dock",
+    version,
+    args_override_self = true,
+    about = "A micro init for containers: runs COMMAND as PID 1, forwards signals, reaps zombies,\n\
+             tears the process tree down and exits with COMMAND's status.",
+    disable_version_flag = true,
+    disable_help_subcommand = true,
+    after_help = "Every option can also be set as DOCK_<NAME> in the environment \
+                  (DOCK_IO, DOCK_WEB_HOOK, ...); the command line wins."
+)]
+pub struct Args {
+    /// Where the child's stdio goes: file:///abs/path, a bare path, tcp://host:port,
+    /// tls://host:port (alias ssl://), unix:///path
+    #[arg(long, env = "DOCK_IO", value_name = "URL", allow_hyphen_values = true,
+          value_parser = clap::value_parser!(OsString))]
+    pub io: Option<OsString>,
+    /// PUT a JSON status (starting, running, crashed) to this http:// or https:// URL
+    #[arg(
+        long,
+        env = "DOCK_WEB_HOOK",
+        value_name = "URL",
+        allow_hyphen_values = true
+    )]
+    pub web_hook: Option<String>,
+    /// The child is running only once this TCP port is listening (1-65535)
+    #[arg(
+        long,
+        env = "DOCK_BIND_PORT",
+        value_name = "PORT",
+        allow_hyphen_values = true
+    )]
+    pub bind_port: Option<String>,
+    /// ... and only if the listener is dock or one of its descendants
+    #[arg(long, env = "DOCK_STRICT_PORT_BINDING", action = ArgAction::SetTrue,
+          value_parser = FalseyValueParser::new())]
+    pub strict_port_binding: bool,
+    /// Rotate the --io file every HOURS, or every 30s, 90m, 12h, 7d
+    #[arg(
+        long,
+        env = "DOCK_LOG_ROTATE",
+        value_name = "PERIOD",
+        allow_hyphen_values = true
+    )]
+    pub log_rotate: Option<String>,
+    /// Rotated archives to keep (the newest N)
+    #[arg(
+        long,
+        env = "DOCK_LOG_KEEP",
+        value_name = "N",
+        default_value = DEFAULT_LOG_KEEP,
+        allow_hyphen_values = true
+    )]
+    pub log_keep: String,
+    /// Prefix every output line with P, in bold COLOR (white green blue magenta yellow cyan red)
+    #[arg(
+        long,
+        env = "DOCK_STDOUT_PREFIX",
+        value_name = "P[:COLOR]",
+        allow_hyphen_values = true
+    )]
+    pub stdout_prefix: Option<String>,
+    /// Send SIGKILL for a stop signal (INT, TERM, QUIT) the child ignores, or keeps blocked 100 ms
+    #[arg(long, env = "DOCK_THUG", action = ArgAction::SetTrue, value_parser = FalseyValueParser::new())]
+    pub thug: bool,
+    /// Seconds between SIGTERM and SIGKILL during teardown
+    #[arg(
+        long,
+        env = "DOCK_GRACE_PERIOD",
+        value_name = "SECS",
+        default_value = DEFAULT_GRACE_PERIOD,
+        allow_hyphen_values = true
+    )]
+    pub grace_period: String,
+    /// Forward signals to the child's whole process group
+    #[arg(short = 'g', long, env = "DOCK_PROCESS_GROUP", action = ArgAction::SetTrue,
+          value_parser = FalseyValueParser::new())]
+    pub process_group: bool,
+    /// Extra trust roots (PEM) for tls:// and https://
+    #[arg(
+        long,
+        env = "DOCK_CA_FILE",
+        value_name = "PATH",
+        allow_hyphen_values = true
+    )]
+    pub ca_file: Option<PathBuf>,
+    /// Skip TLS certificate verification
+    #[arg(long, env = "DOCK_INSECURE", action = ArgAction::SetTrue, value_parser = FalseyValueParser::new())]
+    pub insecure: bool,
+    /// Debug log on stderr
+    #[arg(short = 'd', long, env = "DOCK_DEBUG", action = ArgAction::SetTrue,
+          value_parser = FalseyValueParser::new())]
+    pub debug: bool,
+    /// Print the version
+    #[arg(short = 'v', visible_short_alias = 'V', long, action = ArgAction::Version)]
+    pub version: Option<bool>,
+    /// The command to run and its arguments
+    #[arg(value_name = "COMMAND", trailing_var_arg = true, allow_hyphen_values = false,
+          value_parser = clap::value_parser!(OsString))]
+    pub command: Vec<OsString>,
+}
+
+/// The environment variables clap reads for [`Args`] (a unit test keeps the list whole).
+pub(super) const ENV_NAMES: [&str; 13] = [
+    "DOCK_IO",
+    "DOCK_WEB_HOOK",
+    "DOCK_BIND_PORT",
+    "DOCK_STRICT_PORT_BINDING",
+    "DOCK_LOG_ROTATE",
+    "DOCK_LOG_KEEP",
+    "DOCK_STDOUT_PREFIX",
+    "DOCK_THUG",
+    "DOCK_GRACE_PERIOD",
+    "DOCK_PROCESS_GROUP",
+    "DOCK_CA_FILE",
+    "DOCK_INSECURE",
+    "DOCK_DEBUG",
+];
+
+/// The common case without clap: `dock -- COMMAND...` or `dock COMMAND...` (first word not an option)
+/// with no `DOCK_*` variable in the environment gives every option its default, exactly what clap
+/// would produce (a unit test compares both), for a fraction of the start-up cost: building clap's
+/// parser is most of the instructions dock runs before its child starts. `None`: anything else,
+/// which clap parses.
+pub(super) fn without_options(argv: &[OsString]) -> Option<Args> {
+    let command = match argv.get(1)?.as_encoded_bytes() {
+        b"--" => &argv[2..],
+        [b'-', ..] => return None,
+        _ => &argv[1..],
+    };
+    if command.is_empty() || ENV_NAMES.iter().any(|n| std::env::var_os(n).is_some()) {
+        return None;
+    }
+    Some(Args {
+        io: None,
+        web_hook: None,
+        bind_port: None,
+        strict_port_binding: false,
+        log_rotate: None,
+        log_keep: DEFAULT_LOG_KEEP.into(),
+        stdout_prefix: None,
+        thug: false,
+        grace_period: DEFAULT_GRACE_PERIOD.into(),
+        process_group: false,
+        ca_file: None,
+        insecure: false,
+        debug: false,
+        version: None,
+        command: command.to_vec(),
+    })
+}

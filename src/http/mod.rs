@@ -1,0 +1,102 @@
+//! dock's HTTP/1.1 client, hand-written and small: one request per connection (`Connection: close`)
+//! over non-blocking TCP or rustls, driven by the loop ([`conn`]), names resolved off the loop
+//! ([`resolve`]), responses parsed sans-IO ([`response`]). The web hook uses it.
+//!
+//! Registers nothing itself; its users register the connections and resolver pipes it opens.
+
+pub mod conn;
+pub mod resolve;
+pub mod response;
+
+/// An `http[s]://[user[:pass]@]host[:port][/path][?query]` URL, parsed (by the command line).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Url {
+    /// `https`.
+    pub tls: bool,
+    /// Host name or IP literal, without brackets.
+    pub host: String,
+    /// Port: explicit, or 80 / 443.
+    pub port: u16,
+    /// Path and query as sent in the request line; at least `/`.
+    pub path: String,
+    /// `user:pass` from the URL, base64-encoded for `Authorization: Basic` (RFC 7617).
+    pub basic_auth: Option<String>,
+    /// The URL as given.
+    pub original: String,
+}
+
+impl Url {
+    /// `scheme://host:port/path` for log lines: without userinfo, so no password is logged.
+    pub fn label(&self) -> String {
+        let scheme = if self.tls { "https" } else { "http" };
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        format!("{scheme}://{host}:{}{}", self.port, self.path)
+    }
+}
+
+/// The request bytes: `PUT <path> HTTP/1.1` with Host (port only when not the scheme's default,
+/// IPv6 in brackets, RFC 9110 §7.2), User-Agent, Content-Type, Content-Length, Connection: close and,
+/// with userinfo in the URL, `Authorization: Basic` (RFC 7617), then `body`.
+pub fn put_json(url: &Url, body: &[u8]) -> Vec<u8> {
+    let host = if url.host.contains(':') {
+        format!("[{}]", url.host)
+    } else {
+        url.host.clone()
+    };
+    let default_port = if url.tls { 443 } else { 80 };
+    let host = if url.port == default_port {
+        host
+    } else {
+        format!("{host}:{}", url.port)
+    };
+    let mut head = format!(
+        "PUT {} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: dock/{}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
+        url.path,
+        env!("CARGO_PKG_VERSION"),
+        body.len()
+    );
+    if let Some(auth) = &url.basic_auth {
+        head.push_str("Authorization: Basic ");
+        head.push_str(auth);
+        head.push_str("\r\n");
+    }
+    head.push_str("\r\n");
+    let mut out = head.into_bytes();
+    out.extend_from_slice(body);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::values::parse_hook_url;
+
+    #[test]
+    fn request_bytes() {
+        let u = parse_hook_url("http://alice:s%20cret@example.com/hook?x=1").unwrap();
+        let got = String::from_utf8(put_json(&u, b"{}")).unwrap();
+        let want = format!(
+            "PUT /hook?x=1 HTTP/1.1\r\nHost: example.com\r\nUser-Agent: dock/{}\r\n\
+             Content-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\
+             Authorization: Basic YWxpY2U6cyBjcmV0\r\n\r\n{{}}",
+            env!("CARGO_PKG_VERSION")
+        );
+        assert_eq!(got, want);
+        let host = |s: &str| {
+            let r = String::from_utf8(put_json(&parse_hook_url(s).unwrap(), b"")).unwrap();
+            r.lines().nth(1).unwrap().to_string()
+        };
+        assert_eq!(host("http://[::1]:8080/"), "Host: [::1]:8080");
+        assert_eq!(host("https://[::1]"), "Host: [::1]");
+        assert_eq!(host("https://h:80"), "Host: h:80");
+        assert_eq!(host("http://h:443"), "Host: h:443");
+        assert_eq!(host("http://10.0.0.1:80"), "Host: 10.0.0.1");
+        let r = put_json(&parse_hook_url("http://h").unwrap(), b"");
+        assert!(r.starts_with(b"PUT / HTTP/1.1\r\n"));
+    }
+}

@@ -1,0 +1,106 @@
+//! What crosses features: the [`Notice`]s one handler posts and others read, and the main child's end
+//! ([`ChildExit`]). A feature never calls another; it posts a notice, and the loop hands it to every
+//! handler right after the poster returns, in the order posted.
+//!
+//! | notice                | posted by            | read by                                    |
+//! |-----------------------|----------------------|--------------------------------------------|
+//! | `Spawned`             | supervisor (start)   | signals, ports, readiness gate, hook       |
+//! | `Reap`                | signals (SIGCHLD)    | supervisor                                 |
+//! | `ChildExited`         | supervisor           | signals, ports, readiness gate, hook       |
+//! | `Condition`           | ports (a readiness source) | readiness gate                       |
+//! | `Ready`               | readiness gate       | hook                                       |
+//! | `WindowSize`          | signals (SIGWINCH)   | io (the pty)                               |
+//! | `HangUp`              | io (the peer closed) | nobody yet: the kernel hangs the session up |
+//!
+//! Registers nothing.
+
+use std::time::{Duration, Instant};
+
+/// Something a handler tells the rest of dock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    /// The main child runs: its pid (also its process group) and when it was spawned.
+    Spawned {
+        /// The main child's pid.
+        pid: i32,
+        /// When `clone` returned.
+        at: Instant,
+    },
+    /// SIGCHLD arrived: some child changed state, reap.
+    Reap,
+    /// The main child exited (it is reaped): teardown has begun.
+    ChildExited(ChildExit),
+    /// One readiness condition holds now (reported once per source).
+    Condition(Condition),
+    /// Every readiness condition holds: the child is `running`, `after` its spawn. Posted once, never
+    /// after [`Notice::ChildExited`].
+    Ready {
+        /// From the spawn to the last condition (ms on the wire).
+        after: Duration,
+    },
+    /// dock's terminal changed size (SIGWINCH) and the child has a pty to resize.
+    WindowSize,
+    /// The `--io` peer closed the connection: the child's terminal hung up.
+    HangUp,
+}
+
+/// A readiness condition, one per source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Condition {
+    /// `--bind-port` listens (owned by `pid` when strict binding looked it up).
+    Port {
+        /// The listener's owner (only with `--strict-port-binding`).
+        pid: Option<i32>,
+    },
+}
+
+/// How the main child ended: `code` is what dock exits with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChildExit {
+    /// Exit code N, or 128+S when signal S killed it (bash(1) "EXIT STATUS").
+    pub code: i32,
+    /// The signal that killed it, if one did.
+    pub signal: Option<i32>,
+}
+
+impl ChildExit {
+    /// Exited with `code` (0–255).
+    pub fn exited(code: i32) -> Self {
+        ChildExit { code, signal: None }
+    }
+
+    /// Killed by signal `sig`: code 128+`sig`.
+    pub fn signaled(sig: i32) -> Self {
+        ChildExit {
+            code: 128 + sig,
+            signal: Some(sig),
+        }
+    }
+}
+
+/// `SIGTERM`-style name of a signal number (signal(7)), or `SIG<n>` for realtime ones.
+pub fn signal_name(sig: i32) -> String {
+    match nix::sys::signal::Signal::try_from(sig) {
+        Ok(s) => s.as_str().to_string(),
+        Err(_) => format!("SIG{sig}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_and_names() {
+        assert_eq!(ChildExit::signaled(15).code, 143);
+        assert_eq!(
+            ChildExit::exited(3),
+            ChildExit {
+                code: 3,
+                signal: None
+            }
+        );
+        assert_eq!(signal_name(15), "SIGTERM");
+        assert_eq!(signal_name(40), "SIG40");
+    }
+}

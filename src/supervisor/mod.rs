@@ -1,0 +1,331 @@
+//! The main child and everything under dock: spawn, reaping, teardown. Signals reach the child
+//! through the `signals` feature; this one reaps (one path: `waitpid(-1, WNOHANG)` until 0 or ECHILD,
+//! on [`Notice::Reap`] and on the pidfd) and tears the rest down once the main child is gone, then
+//! asks the loop to exit with its status.
+//!
+//! Pure cores: [`teardown`] (the phases), [`storm`] (exit-storm batching); [`tree`] signals the rest.
+//!
+//! Registers: the main child's pidfd (signal-backed: SIGCHLD comes with it). Deadlines: the teardown
+//! timer, the storm window. Posts `Spawned` (at start) and `ChildExited`; reads `Reap`.
+
+pub mod storm;
+pub mod teardown;
+pub mod tree;
+
+use std::ffi::OsString;
+use std::io;
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
+
+use mio::Token;
+use nix::sys::signal::Signal;
+use thiserror::Error;
+
+use crate::event::{Ctx, Event, Handler, Key, OrigMask};
+use crate::notice::{signal_name, ChildExit, Notice};
+use crate::sys::pidfd::PidFd;
+use crate::sys::spawn::{self, ChildSetup, ChildStdio};
+use crate::{debug, warn};
+use storm::Storm;
+use teardown::{Action, End, Input, Phase, Teardown};
+use tree::Tree;
+
+/// The least time output and the last web hook status get once every process is gone, even with
+/// `--grace-period 0` (ms): a loopback delivery takes well under 1 ms.
+pub const EXIT_FLOOR: Duration = Duration::from_millis(100);
+
+/// What the supervisor needs from the command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SupervisorConfig {
+    /// The child's argv; never empty.
+    pub command: Vec<OsString>,
+    /// `--grace-period`: between SIGTERM and SIGKILL during teardown (default 5 s).
+    pub grace: Duration,
+}
+
+impl SupervisorConfig {
+    /// How long output and the last hook status may take once every process is gone: a grace
+    /// period, at least [`EXIT_FLOOR`].
+    pub fn flush_within(&self) -> Duration {
+        self.grace.max(EXIT_FLOOR)
+    }
+}
+
+/// Why the main child could not be started.
+#[derive(Debug, Error)]
+pub enum SpawnError {
+    /// The command could not be executed: 127 (not found) or 126 (not executable).
+    #[error("{}", .command.to_string_lossy())]
+    Exec {
+        /// argv\[0\].
+        command: OsString,
+        /// The exec error.
+        #[source]
+        source: io::Error,
+    },
+    /// No child at all (clone(2) failed: EAGAIN at RLIMIT_NPROC, ENOMEM): a resource limit, not the
+    /// command's fault.
+    #[error("starting the child (clone)")]
+    Clone(#[source] io::Error),
+}
+
+impl SpawnError {
+    /// Whether the command was not found (127) rather than not executable (126).
+    pub fn not_found(&self) -> Option<bool> {
+        match self {
+            SpawnError::Exec { source, .. } => Some(source.kind() == io::ErrorKind::NotFound),
+            SpawnError::Clone(_) => None,
+        }
+    }
+}
+
+/// The pidfd's key.
+const PIDFD: Key = 0;
+/// The teardown deadline (grace period, SIGKILL rounds).
+const TEARDOWN: Key = 1;
+/// The end of an exit storm's window.
+const STORM: Key = 2;
+
+/// The main child and teardown, as a handler.
+pub struct Supervisor {
+    pid: i32,
+    pidfd: Option<(PidFd, Option<Token>)>,
+    teardown: Teardown,
+    storm: Storm,
+    exit: Option<ChildExit>,
+    tree: Tree,
+    started: Instant,
+    flush_within: Duration,
+}
+
+impl Supervisor {
+    /// Spawns the command with `stdio`, in its own process group (or session, for a pty), with the
+    /// original signal `mask` restored in the child.
+    ///
+    /// # Errors
+    /// [`SpawnError`]: exec failed (127/126) or no child could be made.
+    pub fn spawn(
+        cfg: &SupervisorConfig,
+        stdio: ChildStdio,
+        mask: OrigMask,
+    ) -> Result<Supervisor, SpawnError> {
+        let (prog, args) = match cfg.command.split_first() {
+            Some(split) => split,
+            None => (&OsString::new(), &[][..]),
+        };
+        let setup = ChildSetup {
+            mask,
+            session: stdio.session,
+        };
+        let fds = [stdio.stdin, stdio.stdout, stdio.stderr];
+        let child = spawn::spawn(prog, args, fds, setup).map_err(|source| {
+            if spawn::is_clone_failure(&source) {
+                SpawnError::Clone(source)
+            } else {
+                SpawnError::Exec {
+                    command: prog.clone(),
+                    source,
+                }
+            }
+        })?;
+        debug!("started pid {}: {}", child.pid, command_line(&cfg.command));
+        Ok(Supervisor {
+            pid: child.pid,
+            pidfd: Some((child.pidfd, None)),
+            teardown: Teardown::new(cfg.grace),
+            storm: Storm::default(),
+            exit: None,
+            tree: Tree::detect(child.pid),
+            started: Instant::now(),
+            flush_within: cfg.flush_within(),
+        })
+    }
+
+    /// One reaping pass: every exited child (SIGCHLD coalesces, so one notification may stand for
+    /// many exits). Returns how many it reaped.
+    fn reap(&mut self, cx: &mut Ctx<'_>) -> usize {
+        if self.teardown.phase() == Phase::Done {
+            return 0;
+        }
+        let mut n = 0;
+        loop {
+            match crate::sys::wait_any() {
+                Ok(None) => {
+                    self.apply(
+                        cx,
+                        Input::PassEnded {
+                            children_left: true,
+                        },
+                    );
+                    break;
+                }
+                Ok(Some(crate::sys::Reaped::Exited(pid, code))) => {
+                    n += 1;
+                    debug!("reaped pid {pid}: exit code {code}");
+                    if pid == self.pid {
+                        self.main_exited(cx, ChildExit::exited(code));
+                    }
+                }
+                Ok(Some(crate::sys::Reaped::Signaled(pid, sig, core))) => {
+                    n += 1;
+                    let core = if core { " (core dumped)" } else { "" };
+                    debug!("reaped pid {pid}: killed by {}{core}", signal_name(sig));
+                    if pid == self.pid {
+                        self.main_exited(cx, ChildExit::signaled(sig));
+                    }
+                }
+                Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
+                Err(e) if e.raw_os_error() == Some(libc::ECHILD) => {
+                    // With no child left there is no descendant left either: every orphan is
+                    // re-parented to dock.
+                    self.apply(
+                        cx,
+                        Input::PassEnded {
+                            children_left: false,
+                        },
+                    );
+                    break;
+                }
+                Err(e) => {
+                    warn!("waitpid: {e}");
+                    break;
+                }
+            }
+        }
+        n
+    }
+
+    fn main_exited(&mut self, cx: &mut Ctx<'_>, exit: ChildExit) {
+        self.exit = Some(exit);
+        if let Some((fd, Some(token))) = self.pidfd.take() {
+            cx.deregister_fd(&fd, token);
+        }
+        debug!(
+            "main child {} exited with status {} after {} ms",
+            self.pid,
+            exit.code,
+            self.started.elapsed().as_millis()
+        );
+        self.apply(cx, Input::MainExited);
+        cx.post(Notice::ChildExited(exit));
+    }
+
+    /// Feeds `input` to the teardown machine and carries out its actions (a signal's outcome is fed
+    /// back in turn).
+    fn apply(&mut self, cx: &mut Ctx<'_>, input: Input) {
+        let mut inputs = vec![input];
+        while let Some(input) = inputs.pop() {
+            for action in self.teardown.step(input) {
+                match action {
+                    Action::Signal(sig) => {
+                        let sig = Signal::try_from(sig).unwrap_or(Signal::SIGKILL);
+                        let reached = self.tree.signal(sig);
+                        let now = Instant::now();
+                        inputs.push(Input::Signalled { reached, now });
+                    }
+                    Action::Arm(after) => cx.arm_in(TEARDOWN, after),
+                    Action::Disarm => cx.disarm(TEARDOWN),
+                    Action::Finished(end) => self.finished(cx, end),
+                }
+            }
+        }
+    }
+
+    fn finished(&mut self, cx: &mut Ctx<'_>, end: End) {
+        match end {
+            End::NoneLeft => debug!("no process left"),
+            End::Unreachable => warn!(
+                "process group {} is gone; processes outside it cannot be found without this PID \
+                 namespace's /proc: exiting without them",
+                self.pid
+            ),
+            End::KillBound => warn!(
+                "processes still not reaped {} ms after SIGKILL: exiting anyway",
+                teardown::KILL_BOUND.as_millis()
+            ),
+        }
+        cx.disarm(STORM);
+        cx.hold_signal(libc::SIGCHLD, false);
+        // Every process is gone; output and the `crashed` delivery get at most a grace period.
+        let exit = self.exit.unwrap_or(ChildExit::exited(0));
+        cx.exit(exit, self.flush_within);
+    }
+
+    /// After a pass outside a storm window: start a storm if the exits came as one.
+    fn after_pass(&mut self, cx: &mut Ctx<'_>, n: usize) {
+        if let Some(end) = self.storm.after_pass(n, Instant::now()) {
+            cx.arm(STORM, end);
+            cx.hold_signal(libc::SIGCHLD, true);
+        }
+    }
+}
+
+impl Handler for Supervisor {
+    fn start(&mut self, cx: &mut Ctx<'_>) {
+        if let Some((fd, token)) = &mut self.pidfd {
+            match cx.register_backed_fd(fd.as_raw_fd(), PIDFD) {
+                Ok(t) => *token = Some(t),
+                Err(e) => warn!("registering the child's pidfd: {e}"),
+            }
+        }
+        cx.post(Notice::Spawned {
+            pid: self.pid,
+            at: self.started,
+        });
+    }
+
+    fn on_event(&mut self, cx: &mut Ctx<'_>, ev: Event) {
+        if ev.key == PIDFD {
+            let n = self.reap(cx);
+            self.after_pass(cx, n);
+        }
+    }
+
+    fn on_notice(&mut self, cx: &mut Ctx<'_>, notice: &Notice) {
+        if *notice == Notice::Reap && self.storm.on_sigchld() {
+            let n = self.reap(cx);
+            self.after_pass(cx, n);
+        }
+    }
+
+    fn on_deadline(&mut self, cx: &mut Ctx<'_>, key: Key) {
+        match key {
+            TEARDOWN => {
+                if self.teardown.phase() == Phase::Draining {
+                    debug!(
+                        "grace period of {} ms over: SIGKILL to what is left",
+                        self.teardown.grace().as_millis()
+                    );
+                }
+                self.apply(cx, Input::Deadline(Instant::now()));
+            }
+            STORM => {
+                let n = match self.storm.window_ended() {
+                    true => self.reap(cx),
+                    false => 0,
+                };
+                match self.storm.after_window(n, Instant::now()) {
+                    Some(end) => cx.arm(STORM, end),
+                    None => cx.hold_signal(libc::SIGCHLD, false),
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn finish(&mut self, _deadline: Instant) {
+        spawn::restore_foreground(self.pid);
+        debug!(
+            "exiting with status {}",
+            self.exit.unwrap_or(ChildExit::exited(0)).code
+        );
+    }
+}
+
+fn command_line(command: &[OsString]) -> String {
+    command
+        .iter()
+        .map(|a| a.to_string_lossy())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
