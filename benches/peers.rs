@@ -304,6 +304,18 @@ fn inits() -> Vec<Init> {
             peer: false,
         });
     }
+    // Another dock beside it in the same run (an A/B of a change): DOCK_ALSO_BIN, named
+    // DOCK_ALSO_NAME (default "dock, other").
+    if let Some(p) = std::env::var_os("DOCK_ALSO_BIN") {
+        let name = std::env::var("DOCK_ALSO_NAME").unwrap_or_else(|_| "dock, other".into());
+        v.push(Init {
+            name: Box::leak(name.into_boxed_str()),
+            path: p.into(),
+            pre: &["--"],
+            is_static: true,
+            peer: false,
+        });
+    }
     v.extend([
         Init {
             name: "tini-static",

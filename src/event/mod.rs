@@ -49,9 +49,10 @@ pub use signal::{block_all, OrigMask};
 /// A handler's own name for one of its fds or deadlines (its meaning is the handler's business).
 pub type Key = u32;
 
-/// The one switch for the `rt_sigtimedwait` fast path (see the module docs). `make bench`'s signal
-/// rounds measure what it saves; off, the loop always waits in `epoll_wait`.
-pub const FAST_SIGNAL_WAIT: bool = true;
+/// The one switch for the `rt_sigtimedwait` fast path (see the module docs): on, unless dock is built
+/// with `DOCK_NO_FAST_SIGNAL_WAIT` set in the environment; off, the loop always waits in
+/// `epoll_wait`. `make bench`'s signal rounds measure what it saves (docs/architecture.md).
+pub const FAST_SIGNAL_WAIT: bool = option_env!("DOCK_NO_FAST_SIGNAL_WAIT").is_none();
 
 /// Capacity of the events buffer: events per wait. More simply wait for the next turn.
 pub const EVENTS_CAPACITY: usize = 64;
