@@ -16,6 +16,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("prefix", prefix),
     ("sock_diag", sock_diag),
     ("proc_status", proc_status),
+    ("signal_spec", signal_spec),
 ];
 
 /// Every `--flag VALUE` parser of `cli::values` on the input as text (non-UTF-8 input is skipped:
@@ -190,4 +191,31 @@ pub fn proc_status(data: &[u8]) {
         }
     }
     let _ = crate::signals::parse_status_pending(s);
+}
+
+/// Every signal and exit-code spec parser (`--rewrite`, `--pdeathsig`, `--remap-exit` and their
+/// `DOCK_*` lists) on arbitrary text: never panics, what parses is in range, and every accepted
+/// signal's printed name (in any case) reads back to it.
+pub fn signal_spec(data: &[u8]) {
+    use crate::signals_spec as spec;
+
+    let Ok(s) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Ok(n) = spec::parse_signal(s) {
+        assert!((1..=64).contains(&n), "signal {n} from {s:?}");
+        let name = spec::signal_name(n);
+        assert_eq!(spec::parse_signal(&name), Ok(n), "{name}");
+        assert_eq!(spec::parse_signal(&name.to_lowercase()), Ok(n), "{name}");
+    }
+    if let Ok((from, to)) = spec::parse_rewrite(s) {
+        assert!((1..=64).contains(&from) && (0..=64).contains(&to), "{s:?}");
+    }
+    if let Ok(list) = spec::parse_rewrite_list(s) {
+        assert_eq!(list.len(), s.split(',').count(), "{s:?}");
+    }
+    let _ = spec::parse_remap_exit(s);
+    if let Ok(list) = spec::parse_remap_exit_list(s) {
+        assert_eq!(list.len(), s.split(',').count(), "{s:?}");
+    }
 }

@@ -24,6 +24,7 @@ pub mod procfs;
 pub mod reactor;
 pub mod rotate;
 pub mod signals;
+pub mod signals_spec;
 pub mod status;
 pub mod supervisor;
 #[allow(unsafe_code)]
