@@ -17,6 +17,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("sock_diag", sock_diag),
     ("proc_status", proc_status),
     ("signal_spec", signal_spec),
+    ("user_spec", user_spec),
 ];
 
 /// Every `--flag VALUE` parser of `cli::values` on the input as text (non-UTF-8 input is skipped:
@@ -217,5 +218,61 @@ pub fn signal_spec(data: &[u8]) {
     let _ = spec::parse_remap_exit(s);
     if let Ok(list) = spec::parse_remap_exit_list(s) {
         assert_eq!(list.len(), s.split(',').count(), "{s:?}");
+    }
+}
+
+/// `--user` resolved against arbitrary passwd and group text (outside input: the container's files).
+/// Input layout: spec NUL passwd NUL group; the files go through `from_utf8_lossy` as the caller reads
+/// them. Never panics; the primary gid comes first in the groups, once; an explicit GROUP is the only
+/// group; a uid is kept; a name's uid is that of the first passwd line with that name.
+pub fn user_spec(data: &[u8]) {
+    use crate::user_spec::{self as us, GroupRef, UserRef};
+
+    let mut parts = data.splitn(3, |&b| b == 0);
+    let (spec, passwd, group) = (
+        parts.next().unwrap_or_default(),
+        String::from_utf8_lossy(parts.next().unwrap_or_default()),
+        String::from_utf8_lossy(parts.next().unwrap_or_default()),
+    );
+    for line in passwd.lines() {
+        if let Some(e) = us::parse_passwd_line(line) {
+            assert!(!e.name.is_empty() && !e.name.contains(':') && !e.home.contains(':'));
+        }
+    }
+    for line in group.lines() {
+        if let Some(g) = us::parse_group_line(line) {
+            assert!(g
+                .members
+                .iter()
+                .all(|m| !m.is_empty() && !m.contains([',', ':'])));
+        }
+    }
+    let Ok(spec) = std::str::from_utf8(spec) else {
+        return;
+    };
+    let Ok((user, grp)) = us::parse_user_spec(spec) else {
+        return;
+    };
+    let Ok(c) = us::resolve(&user, grp.as_ref(), &passwd, &group) else {
+        return;
+    };
+    assert_eq!(c.groups.first(), Some(&c.gid), "{c:?}");
+    let distinct: std::collections::HashSet<_> = c.groups.iter().collect();
+    assert_eq!(distinct.len(), c.groups.len(), "{c:?}");
+    assert!(!c.home.is_empty());
+    match grp {
+        Some(GroupRef::Id(g)) => assert_eq!(c.groups, [g]),
+        Some(GroupRef::Name(_)) => assert_eq!(c.groups.len(), 1),
+        None => {}
+    }
+    match user {
+        UserRef::Id(u) => assert_eq!(c.uid, u),
+        UserRef::Name(n) => {
+            let first = passwd
+                .lines()
+                .filter_map(us::parse_passwd_line)
+                .find(|e| e.name == n);
+            assert_eq!(first.map(|e| e.uid), Some(c.uid));
+        }
     }
 }

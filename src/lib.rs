@@ -31,6 +31,7 @@ pub mod supervisor;
 pub mod sys;
 #[cfg(feature = "tls")]
 pub mod tls;
+pub mod user_spec;
 
 pub use app::run;
 pub use cli::Config;
