@@ -18,6 +18,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("proc_status", proc_status),
     ("signal_spec", signal_spec),
     ("user_spec", user_spec),
+    ("json_line", json_line),
 ];
 
 /// Every `--flag VALUE` parser of `cli::values` on the input as text (non-UTF-8 input is skipped:
@@ -275,4 +276,88 @@ pub fn user_spec(data: &[u8]) {
             assert_eq!(first.map(|e| e.uid), Some(c.uid));
         }
     }
+}
+
+/// `--log-format json` and `--timestamps` on arbitrary output. Input layout: 8 bytes of seconds, 4 of
+/// nanoseconds, then the line. The line's JSON is exactly one line that serde_json reads back to the
+/// input with one U+FFFD per invalid byte (Go's rule; `from_utf8_lossy` agrees only where no invalid
+/// stretch is longer than a byte), with nothing Docker escapes left raw; the stamps read back to
+/// their instant, cached or not.
+pub fn json_line(data: &[u8]) {
+    use crate::io_stamp::{self as st, Stream};
+    use std::time::Duration;
+
+    let (secs, rest) = data
+        .split_first_chunk::<8>()
+        .map_or((0, data), |(s, r)| (u64::from_le_bytes(*s), r));
+    let (nanos, log) = rest
+        .split_first_chunk::<4>()
+        .map_or((0, rest), |(n, r)| (u32::from_le_bytes(*n), r));
+    let t = Duration::new(secs, nanos % 1_000_000_000);
+    let (mut time, mut micros) = (Vec::new(), Vec::new());
+    st::rfc3339_nanos(t, &mut time);
+    st::rfc3339_micros(t, &mut micros);
+    check_stamps(t, &time, &micros);
+
+    let mut out = Vec::new();
+    st::json_line(log, Stream::Stderr, &time, &mut out);
+    assert_eq!(
+        out.iter().position(|&b| b == b'\n'),
+        Some(out.len() - 1),
+        "not one line"
+    );
+    let text = std::str::from_utf8(&out).expect("json is UTF-8");
+    assert!(
+        !text[..text.len() - 1].contains(|c: char| c < ' ' || "<>&\u{2028}\u{2029}".contains(c))
+    );
+    let v: serde_json::Value = serde_json::from_str(text).expect("json reads back");
+    let mut want = String::new();
+    for chunk in log.utf8_chunks() {
+        want.push_str(chunk.valid());
+        want.extend(chunk.invalid().iter().map(|_| '\u{fffd}'));
+    }
+    if log.utf8_chunks().all(|c| c.invalid().len() <= 1) {
+        assert_eq!(want, String::from_utf8_lossy(log));
+    }
+    assert_eq!(v.get("log").and_then(|l| l.as_str()).unwrap_or(""), want);
+    assert_eq!(v.get("log").is_none(), log.is_empty());
+    assert_eq!(v["stream"], "stderr");
+    assert_eq!(v["time"].as_str().map(str::as_bytes), Some(&time[..]));
+}
+
+/// The stamps of `t`: the right lengths, the cache agrees, and they spell `t`'s instant (clamped to
+/// year 9999; micros truncated) by Hinnant's `days_from_civil`, the inverse of what wrote them.
+fn check_stamps(t: std::time::Duration, nanos: &[u8], micros: &[u8]) {
+    let mut cache = crate::io_stamp::StampCache::new();
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    cache.micros(t, &mut a);
+    cache.nanos(t, &mut b);
+    assert_eq!((&a[..], &b[..]), (micros, nanos));
+    assert_eq!(micros.len(), crate::io_stamp::MICROS_LEN);
+    let num = |r: std::ops::Range<usize>| -> u64 {
+        std::str::from_utf8(&micros[r])
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .expect("digits")
+    };
+    let (y, m, d) = (num(0..4) as i64, num(5..7) as i64, num(8..10) as i64);
+    let y = if m <= 2 { y - 1 } else { y };
+    let doy = (153 * ((m + 9) % 12) + 2) / 5 + d - 1;
+    let doe = (y % 400) * 365 + (y % 400) / 4 - (y % 400) / 100 + doy;
+    let days = (y / 400) * 146_097 + doe - 719_468;
+    let secs = days as u64 * 86_400 + num(11..13) * 3600 + num(14..16) * 60 + num(17..19);
+    let max = 253_402_300_799;
+    assert_eq!(
+        secs,
+        t.as_secs().min(max),
+        "{}",
+        String::from_utf8_lossy(micros)
+    );
+    let sub = if t.as_secs() > max {
+        999_999
+    } else {
+        u64::from(t.subsec_micros())
+    };
+    assert_eq!(num(20..26), sub);
+    assert!(nanos.starts_with(&micros[..19]) && nanos.ends_with(b"Z"));
 }

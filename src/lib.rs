@@ -17,6 +17,7 @@ pub mod error;
 pub mod fuzz_entry;
 pub mod hook;
 pub mod io;
+pub mod io_stamp;
 pub mod log;
 pub mod netif;
 pub mod ports;
