@@ -19,6 +19,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("signal_spec", signal_spec),
     ("user_spec", user_spec),
     ("json_line", json_line),
+    ("size_spec", size_spec),
 ];
 
 /// Every `--flag VALUE` parser of `cli::values` on the input as text (non-UTF-8 input is skipped:
@@ -360,4 +361,26 @@ fn check_stamps(t: std::time::Duration, nanos: &[u8], micros: &[u8]) {
     };
     assert_eq!(num(20..26), sub);
     assert!(nanos.starts_with(&micros[..19]) && nanos.ends_with(b"Z"));
+}
+
+/// `--log-max-size` on arbitrary text: never panics; a size is at least 1 byte, the unit's case does
+/// not matter, and a whole number of a unit is exactly that many bytes, written back in bytes.
+pub fn size_spec(data: &[u8]) {
+    use crate::size_spec::parse_size;
+
+    let Ok(s) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(n) = parse_size(s) else {
+        return;
+    };
+    assert!(n >= 1, "{s:?}");
+    assert_eq!(parse_size(&s.to_ascii_lowercase()), Ok(n), "{s:?}");
+    assert_eq!(parse_size(&s.to_ascii_uppercase()), Ok(n), "{s:?}");
+    if !s.contains('.') {
+        assert_eq!(parse_size(&n.to_string()), Ok(n), "{s:?}");
+        let digits = s.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+        let whole: u64 = digits.parse().expect("digits");
+        assert_eq!(n % whole.max(1), 0, "{s:?}");
+    }
 }

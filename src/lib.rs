@@ -26,6 +26,7 @@ pub mod reactor;
 pub mod rotate;
 pub mod signals;
 pub mod signals_spec;
+pub mod size_spec;
 pub mod status;
 pub mod supervisor;
 #[allow(unsafe_code)]
