@@ -20,6 +20,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("user_spec", user_spec),
     ("json_line", json_line),
     ("size_spec", size_spec),
+    ("rotate_clock", rotate_clock),
 ];
 
 /// Every `--flag VALUE` parser of `cli::values` on the input as text (non-UTF-8 input is skipped:
@@ -382,5 +383,48 @@ pub fn size_spec(data: &[u8]) {
         let digits = s.trim_end_matches(|c: char| c.is_ascii_alphabetic());
         let whole: u64 = digits.parse().expect("digits");
         assert_eq!(n % whole.max(1), 0, "{s:?}");
+    }
+}
+
+/// The `--log-rotate` schedule on arbitrary clocks (24 bytes: start, now, period, little-endian;
+/// shorter input is zero-padded): never panics; the next rotation is after now and at most one
+/// period away, on a multiple of the period since midnight UTC when the period divides a day, and
+/// since the start otherwise.
+pub fn rotate_clock(data: &[u8]) {
+    use crate::rotate_clock::{divides_day, next_rotation, DAY_SECS};
+
+    let mut words = [0u8; 24];
+    let n = data.len().min(24);
+    words[..n].copy_from_slice(&data[..n]);
+    let word = |i: usize| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&words[i * 8..i * 8 + 8]);
+        u64::from_le_bytes(w)
+    };
+    // Small periods and nearby clocks are the interesting ones; the raw words cover the overflows.
+    let (start, now, period) = match data.get(24) {
+        Some(&b) if b & 1 == 1 => (
+            word(0) % (1 << 40),
+            word(1) % (1 << 40),
+            word(2) % (3 * DAY_SECS),
+        ),
+        _ => (word(0), word(1), word(2)),
+    };
+    let next = next_rotation(start, now, period);
+    if period == 0 || next == u64::MAX {
+        return;
+    }
+    assert!(next > now, "{start} {now} {period}: {next}");
+    assert!(
+        next - now <= period || now < start,
+        "{start} {now} {period}: {next}"
+    );
+    if divides_day(period) {
+        assert_eq!(next % DAY_SECS % period, 0, "{now} {period}: {next}");
+    } else {
+        assert!(
+            next > start && (next - start) % period == 0,
+            "{start} {period}: {next}"
+        );
     }
 }

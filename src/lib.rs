@@ -24,6 +24,7 @@ pub mod ports;
 pub mod procfs;
 pub mod reactor;
 pub mod rotate;
+pub mod rotate_clock;
 pub mod signals;
 pub mod signals_spec;
 pub mod size_spec;
