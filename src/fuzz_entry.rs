@@ -21,6 +21,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("json_line", json_line),
     ("size_spec", size_spec),
     ("rotate_clock", rotate_clock),
+    ("notify_msg", notify_msg),
 ];
 
 /// Every `--flag VALUE` parser of `cli::values` on the input as text (non-UTF-8 input is skipped:
@@ -427,4 +428,41 @@ pub fn rotate_clock(data: &[u8]) {
             "{start} {period}: {next}"
         );
     }
+}
+
+/// sd_notify(3) datagrams on arbitrary bytes (outside input: any descendant may send): never
+/// panics; refused exactly when systemd ignores the whole datagram; each assignment is one
+/// well-formed line, and writing them back as `KEY=VALUE` lines parses to the same list.
+pub fn notify_msg(data: &[u8]) {
+    use crate::notify_msg::{parse, summarize, Assignment, Malformed, MAX_DATAGRAM};
+
+    let body = data.strip_suffix(b"\0").unwrap_or(data);
+    let list = match parse(data) {
+        Ok(list) => list,
+        Err(Malformed::TooLong(n)) => return assert!(n == data.len() && n > MAX_DATAGRAM),
+        Err(Malformed::Nul) => return assert!(body.contains(&0)),
+    };
+    assert!(data.len() <= MAX_DATAGRAM && !body.contains(&0));
+    let mut back = Vec::new();
+    for a in &list {
+        let (key, value) = match *a {
+            Assignment::Ready => ("READY", "1".to_string()),
+            Assignment::Reloading => ("RELOADING", "1".to_string()),
+            Assignment::Stopping => ("STOPPING", "1".to_string()),
+            Assignment::Status(s) => ("STATUS", s.to_string()),
+            Assignment::MainPid(p) => {
+                assert!(p >= 1);
+                ("MAINPID", p.to_string())
+            }
+            Assignment::Other { key, value } => (key, value.to_string()),
+        };
+        let ok = |b: u8| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_';
+        assert!(!key.is_empty() && key.bytes().all(ok), "{key:?}");
+        assert!(!value.contains(['\n', '\r', '\0']), "{value:?}");
+        back.extend_from_slice(format!("{key}={value}\n").as_bytes());
+    }
+    if back.len() <= MAX_DATAGRAM {
+        assert_eq!(parse(&back).as_ref(), Ok(&list));
+    }
+    let _ = summarize(&list);
 }

@@ -20,6 +20,7 @@ pub mod io;
 pub mod io_stamp;
 pub mod log;
 pub mod netif;
+pub mod notify_msg;
 pub mod ports;
 pub mod procfs;
 pub mod reactor;
