@@ -4,7 +4,19 @@
 //! crate turns on: not part of the shipped library. Each function takes arbitrary bytes and must not panic; a panic is the
 //! bug the fuzzer reports. Registers no fds.
 
+// A fuzz body's panic is the bug the fuzzer reports, and its casts cut arbitrary input on purpose.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss
+)]
+
+mod options;
+
 use crate::cli::values;
+pub use options::{json_line, notify_msg, rotate_clock, signal_spec, size_spec, user_spec};
 
 /// A fuzz target body: arbitrary bytes in, no panic.
 pub type Target = fn(&[u8]);
@@ -17,6 +29,12 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("prefix", prefix),
     ("sock_diag", sock_diag),
     ("proc_status", proc_status),
+    ("signal_spec", signal_spec),
+    ("user_spec", user_spec),
+    ("json_line", json_line),
+    ("size_spec", size_spec),
+    ("rotate_clock", rotate_clock),
+    ("notify_msg", notify_msg),
 ];
 
 /// Every `--flag VALUE` parser of `cli::values` on the input as text (non-UTF-8 input is skipped:

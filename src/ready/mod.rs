@@ -4,6 +4,10 @@
 //!
 //! Registers nothing. Reads `Spawned`, `Condition`, `ChildExited`; posts `Ready`.
 
+// Not called yet: the option it serves is being added (its issue removes this allow).
+#[allow(dead_code)]
+pub mod notify_msg;
+
 use std::time::Instant;
 
 use crate::event::{Ctx, Handler};
