@@ -17,7 +17,7 @@ use crate::notice::ChildExit;
 use crate::ports::Readiness;
 use crate::ready::Gate;
 use crate::signals::Forwarder;
-use crate::supervisor::Supervisor;
+use crate::supervisor::{ChildEnv, Supervisor};
 use crate::{debug, rotate};
 pub use error::{exit_code, Error, Outcome};
 
@@ -67,7 +67,8 @@ pub fn run(config: Config, mask: OrigMask) -> Result<ChildExit, Error> {
     let mut lp = Loop::new().map_err(Error::sys("creating the event loop"))?;
     // Everything that can fail on bad configuration fails here, before anything is started.
     let (handlers, child_stdio) = build(&config)?;
-    let supervisor = Supervisor::spawn(&config.supervisor, child_stdio, mask)?;
+    let env = ChildEnv::inherited();
+    let supervisor = Supervisor::spawn(&config.supervisor, child_stdio, mask, &env)?;
     // From here on nothing is fatal: a dying PID 1 takes the whole container with it.
     for h in handlers {
         lp.add(h);

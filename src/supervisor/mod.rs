@@ -8,6 +8,7 @@
 //! Registers: the main child's pidfd (signal-backed: SIGCHLD comes with it). Deadlines: the teardown
 //! timer, the storm window. Posts `Spawned` (at start) and `ChildExited`; reads `Reap`.
 
+pub mod env;
 pub mod storm;
 pub mod teardown;
 pub mod tree;
@@ -29,6 +30,7 @@ use crate::notice::{signal_name, ChildExit, Notice};
 use crate::sys::pidfd::PidFd;
 use crate::sys::spawn::{self, ChildSetup, ChildStdio};
 use crate::{debug, warn};
+pub use env::ChildEnv;
 use storm::Storm;
 use teardown::{Action, End, Input, Phase, Teardown};
 use tree::Tree;
@@ -102,8 +104,8 @@ pub struct Supervisor {
 }
 
 impl Supervisor {
-    /// Spawns the command with `stdio`, in its own process group (or session, for a pty), with the
-    /// original signal `mask` restored in the child.
+    /// Spawns the command with `stdio` and the environment `env`, in its own process group (or
+    /// session, for a pty), with the original signal `mask` restored in the child.
     ///
     /// # Errors
     /// [`SpawnError`]: exec failed (127/126) or no child could be made.
@@ -111,6 +113,7 @@ impl Supervisor {
         cfg: &SupervisorConfig,
         stdio: ChildStdio,
         mask: OrigMask,
+        env: &ChildEnv,
     ) -> Result<Supervisor, SpawnError> {
         let (prog, args) = match cfg.command.split_first() {
             Some(split) => split,
@@ -121,7 +124,7 @@ impl Supervisor {
             session: stdio.session,
         };
         let fds = [stdio.stdin, stdio.stdout, stdio.stderr];
-        let child = spawn::spawn(prog, args, fds, setup).map_err(|source| {
+        let child = spawn::spawn(prog, args, fds, setup, &env.to_cstrings()).map_err(|source| {
             if spawn::is_clone_failure(&source) {
                 SpawnError::Clone(source)
             } else {

@@ -87,6 +87,8 @@ const CHILD_STACK: usize = 32 * 1024;
 struct Args<'a> {
     program: &'a CString,
     argv: &'a [*const libc::c_char],
+    /// The child's environment, NULL-terminated.
+    envp: &'a [*const libc::c_char],
     /// fds to install as 0, 1, 2; -1 keeps dock's.
     stdio: [RawFd; 3],
     setup: &'a ChildSetup,
@@ -97,10 +99,11 @@ struct Args<'a> {
     err: AtomicI32,
 }
 
-/// Starts `program` (looked up in `PATH` unless it contains a `/`, as execvp(3) does) with `args`,
-/// dock's environment and `stdio` as fds 0, 1, 2 (`None`: dock's own), in its own process group (or
-/// session) with default signal dispositions and the original mask of `setup`. Returns once the exec
-/// succeeded. The `stdio` fds are closed in dock when this returns.
+/// Starts `program` (looked up in dock's `PATH` unless it contains a `/`, as execvp(3) does) with
+/// `args`, the environment `env` (`KEY=VALUE` strings) and `stdio` as fds 0, 1, 2 (`None`: dock's
+/// own), in its own process group (or session) with default signal dispositions and the original
+/// mask of `setup`. Returns once the exec succeeded. The `stdio` fds are closed in dock when this
+/// returns.
 ///
 /// # Errors
 /// The errno of the failed step, as `io::Error`: the exec's (ENOENT when not found in `PATH`, EACCES,
@@ -111,6 +114,7 @@ pub fn spawn(
     args: &[OsString],
     stdio: [Option<OwnedFd>; 3],
     setup: ChildSetup,
+    env: &[CString],
 ) -> io::Result<Spawned> {
     let cstr = |s: &OsStr| {
         CString::new(s.as_bytes()).map_err(|_| {
@@ -129,6 +133,8 @@ pub fn spawn(
     argv.push(program.as_ptr());
     argv.extend(rest.iter().map(|a| a.as_ptr()));
     argv.push(std::ptr::null());
+    let mut envp: Vec<*const libc::c_char> = env.iter().map(|e| e.as_ptr()).collect();
+    envp.push(std::ptr::null());
     let raw = |fd: &Option<OwnedFd>| fd.as_ref().map_or(-1, |f| f.as_raw_fd());
     let mut sh_argv: Vec<*const libc::c_char> = Vec::with_capacity(argv.len() + 1);
     sh_argv.extend([SH.as_ptr(), std::ptr::null()]);
@@ -136,6 +142,7 @@ pub fn spawn(
     let a = Args {
         program: &program,
         argv: &argv,
+        envp: &envp,
         stdio: [raw(&stdio[0]), raw(&stdio[1]), raw(&stdio[2])],
         setup: &setup,
         sh_argv: sh_argv.as_mut_ptr(),
@@ -229,7 +236,7 @@ extern "C" fn child(arg: *mut libc::c_void) -> libc::c_int {
             std::ptr::null_mut::<libc::sigset_t>(),
             8usize,
         );
-        libc::execvp(a.program.as_ptr(), a.argv.as_ptr());
+        libc::execvpe(a.program.as_ptr(), a.argv.as_ptr(), a.envp.as_ptr());
         if io::Error::last_os_error().raw_os_error() == Some(libc::ENOEXEC) {
             let mut buf = [0u8; 4352];
             let path = if a.program.as_bytes().contains(&b'/') {
@@ -241,7 +248,7 @@ extern "C" fn child(arg: *mut libc::c_void) -> libc::c_int {
                 // `sh_argv` has at least two slots (the shell, this one) and the parent, which owns
                 // it, is suspended until this child execs or exits.
                 *a.sh_argv.add(1) = path;
-                libc::execv(SH.as_ptr(), a.sh_argv);
+                libc::execve(SH.as_ptr(), a.sh_argv, a.envp.as_ptr());
             }
             // No shell either: the file's own error is the one to report.
             *libc::__errno_location() = libc::ENOEXEC;
@@ -325,12 +332,24 @@ pub fn restore_foreground(pgid: i32) {
 mod tests {
     use super::*;
     use std::io::Read;
+    use std::os::unix::ffi::OsStringExt;
 
     fn setup() -> ChildSetup {
         ChildSetup {
             mask: current_mask().unwrap(),
             session: false,
         }
+    }
+
+    fn env() -> Vec<CString> {
+        std::env::vars_os()
+            .map(|(k, v)| {
+                let mut kv = k.into_vec();
+                kv.push(b'=');
+                kv.extend(v.into_vec());
+                CString::new(kv).unwrap()
+            })
+            .collect()
     }
 
     fn wait(pid: i32) -> i32 {
@@ -348,6 +367,7 @@ mod tests {
             args,
             [None, Some(w.into()), None],
             setup(),
+            &env(),
         )
         .unwrap();
         let mut out = String::new();
@@ -381,14 +401,15 @@ mod tests {
             &[],
             [None, None, None],
             setup(),
+            &env(),
         );
         assert_eq!(e.unwrap_err().kind(), io::ErrorKind::NotFound);
         let plain = std::env::temp_dir().join(format!("dock-spawn-{}", std::process::id()));
         std::fs::write(&plain, "echo not executable\n").unwrap();
-        let e = spawn(plain.as_os_str(), &[], [None, None, None], setup());
+        let e = spawn(plain.as_os_str(), &[], [None, None, None], setup(), &env());
         std::fs::remove_file(&plain).unwrap();
         assert_eq!(e.unwrap_err().raw_os_error(), Some(libc::EACCES));
-        let e = spawn(OsStr::new("a\0b"), &[], [None, None, None], setup());
+        let e = spawn(OsStr::new("a\0b"), &[], [None, None, None], setup(), &env());
         assert_eq!(e.unwrap_err().kind(), io::ErrorKind::InvalidInput);
     }
 }

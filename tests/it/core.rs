@@ -498,6 +498,19 @@ fn environment_fallbacks_and_command_line_wins() {
 }
 
 #[test]
+fn docks_settings_stay_out_of_the_childs_environment() {
+    let mut c = util::command(
+        Mode::Subreaper,
+        &["sh", "-c", "env | grep -c '^DOCK_'; echo \"$APP_MODE\""],
+    );
+    c.env("DOCK_WEB_HOOK_SECRET", "s3cret")
+        .env("DOCK_GRACE_PERIOD", "1")
+        .env("APP_MODE", "production");
+    let f = Running::from_command(Mode::Subreaper, c).finish();
+    assert_eq!(f.stdout, "0\nproduction\n", "{}", f.stderr);
+}
+
+#[test]
 fn help_and_h_are_ordinary_commands() {
     let f = util::run(Mode::Subreaper, &["help"]);
     assert_eq!(f.code, 127, "{}", f.stderr);
