@@ -2,6 +2,7 @@
 //! (`unshare --pid --fork --mount-proc`, CI is root) or as a child subreaper, on loopback only.
 
 mod core;
+mod engines;
 mod fuzz_corpus;
 mod hook;
 mod io;
