@@ -1,5 +1,8 @@
 # dock as an image that holds nothing but the static binary: /dock. It is meant to be copied into
-# other images (see README, "Shipping"):
+# other images (see README, "Using dock with Docker, Podman and Kubernetes"). This file builds dock
+# inside a Rust image, so it needs a registry for rust:1-bookworm; `make image` makes the same image
+# (FROM scratch, /dock, ENTRYPOINT ["/dock"]) from the static binary `make static` built on this
+# machine, pulling nothing.
 #
 #   docker build -t dock .                                  # TLS on (rustls + webpki roots)
 #   docker build -t dock:notls --build-arg FEATURES=--no-default-features .

@@ -69,6 +69,7 @@ fn docker() {
         cases::stop_takes_the_childs_time(e);
         cases::grace_period_and_thug(e);
         cases::leftover_finishes_its_cleanup(e);
+        cases::as_a_non_root_user(e);
         cases::under_docker_init(e);
         cases::kill_reaches_the_child(e);
         cases::tty_and_ctrl_c(e);
@@ -92,6 +93,7 @@ fn podman() {
         cases::stop_takes_the_childs_time(e);
         cases::grace_period_and_thug(e);
         cases::leftover_finishes_its_cleanup(e);
+        cases::as_a_non_root_user(e);
         cases::kill_reaches_the_child(e);
         cases::tty_and_ctrl_c(e);
         cases::logs_show_prefixed_lines_exactly(e);

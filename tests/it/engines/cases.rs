@@ -39,8 +39,11 @@ fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
 }
 
+/// A fifo anyone may open, also a container's non-root user.
 fn mkfifo(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
     nix::unistd::mkfifo(path, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666)).unwrap();
 }
 
 /// `-v DIR:TARGET`.
@@ -127,6 +130,9 @@ pub fn grace_period_and_thug(e: &Engine) {
 /// `stop -t 10`: the container's exit code and the leftover's marker (empty if it never finished).
 fn leftover_run(e: &Engine, name: &str, opts: &[&str], args: &[&str]) -> (i32, String) {
     let vol = e.volume(name);
+    // Writable for a non-root container user too (its marker, `as_a_non_root_user`).
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&vol, std::fs::Permissions::from_mode(0o777)).unwrap();
     std::fs::write(vol.join("leftover.sh"), LEFTOVER).unwrap();
     std::fs::write(vol.join("main.sh"), MAIN).unwrap();
     mkfifo(&vol.join("armed"));
@@ -154,6 +160,22 @@ pub fn leftover_finishes_its_cleanup(e: &Engine) {
     let (code, marker) = leftover_run(e, "leftover", &[], &["sh", "/out/main.sh"]);
     assert_eq!(code, 143);
     assert_eq!(marker, "cleaned\n", "the leftover's cleanup did not finish");
+}
+
+/// `run --user 65534:65534` (nobody; Kubernetes' `runAsUser`): dock needs no root as PID 1, and the
+/// leftover still gets its SIGTERM and its time.
+pub fn as_a_non_root_user(e: &Engine) {
+    let (code, marker) = leftover_run(
+        e,
+        "user",
+        &["--user", "65534:65534"],
+        &["sh", "/out/main.sh"],
+    );
+    assert_eq!(code, 143);
+    assert_eq!(
+        marker, "cleaned\n",
+        "as nobody, the leftover's cleanup did not finish"
+    );
 }
 
 /// `docker run --init`: Docker's tini is PID 1 and dock its child, a subreaper: the stop, the exit
