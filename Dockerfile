@@ -10,7 +10,7 @@
 #
 # By default std is rebuilt with dock on a pinned nightly (`make static`'s STATIC_STD=nightly: panics
 # abort silently, no backtrace printer): the build the size budgets are checked on. NIGHTLY is the
-# toolchain README's sizes were measured with (rustc 1.97.0-nightly of 2026-05-19); a newer one
+# toolchain docs/shipping.md's sizes were measured with (rustc 1.97.0-nightly of 2026-05-19); a newer one
 # should work too (--build-arg NIGHTLY=nightly), its sizes may differ by a few kB.
 #
 #   FROM debian:bookworm-slim
