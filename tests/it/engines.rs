@@ -29,6 +29,8 @@ use std::sync::mpsc::channel;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use nix::sys::signal::Signal;
+
 use crate::util::{Mode, Running};
 
 /// How long one engine command (a build, a `stop -t 30`, the daemon's start) may take before the test
@@ -108,6 +110,11 @@ fn note(test: &str, what: &str) {
     let _ = writeln!(std::io::stderr(), "note: {test}: {what}");
 }
 
+/// Sends `sig` to `pid` (nix: these tests lean on no part of dock's library, which may move).
+fn signal(pid: i32, sig: Signal) -> nix::Result<()> {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig)
+}
+
 /// Whether a missing engine fails the test instead of skipping it (CI).
 fn required() -> bool {
     std::env::var_os("DOCK_REQUIRE_ENGINES").is_some_and(|v| v == "1")
@@ -131,7 +138,7 @@ fn output_within(mut cmd: Command) -> Result<Output, String> {
         Ok(out) => out.map_err(|e| format!("{what}: {e}")),
         Err(_) => {
             // Not reaped yet (the thread still waits for it), so the pid is still this process's.
-            let _ = dock::sys::kill(pid, libc::SIGKILL);
+            let _ = signal(pid, Signal::SIGKILL);
             Err(format!("{what}: no end within {ENGINE_DEADLINE:?}"))
         }
     }

@@ -7,8 +7,10 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use nix::sys::signal::Signal;
+
 use super::{
-    note, output_within, required, stdout_of, Engine, Kind, ENGINE_DEADLINE, IMAGE, PRODUCT,
+    note, output_within, required, signal, stdout_of, Engine, Kind, ENGINE_DEADLINE, IMAGE, PRODUCT,
 };
 use crate::util;
 
@@ -229,7 +231,7 @@ impl Engine {
 
     /// SIGTERM to dockerd and a wait for it (containerd ends with it); SIGKILL at the deadline.
     fn stop_daemon(&self, mut daemon: Child) -> Option<String> {
-        let _ = dock::sys::kill(daemon.id() as i32, libc::SIGTERM);
+        let _ = signal(daemon.id() as i32, Signal::SIGTERM);
         match util::exit_code_within_deadline(&mut daemon) {
             Some(_) => None,
             None => Some(format!(
@@ -278,7 +280,7 @@ impl Engine {
         };
         for (pid, cmdline) in &procs {
             left.push(format!("process {pid}: {cmdline}"));
-            let _ = dock::sys::kill(*pid, libc::SIGKILL);
+            let _ = signal(*pid, Signal::SIGKILL);
         }
         for m in mounts_under(&dir).iter().rev() {
             // dockerd's network controller leaves its own namespace (`EXEC_ROOT/netns/default`)
