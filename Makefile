@@ -100,7 +100,9 @@ size: static
 	exit $$r
 
 # Unit tests, integration tests (as root: dock as PID 1 under unshare), fuzz seed corpora. When musl-gcc
-# and the STATIC_STD toolchain are there, the static binaries are built first and run in a runc container.
+# and the STATIC_STD toolchain are there, the static binaries are built first and run in a runc container,
+# and in Docker and Podman containers when those are installed (tests/it/engines.rs starts and stops the
+# engines; DOCK_REQUIRE_ENGINES=1 makes a missing engine fail instead of skip, as in .ci/run).
 test:
 ifeq ($(HAVE_MUSL),yes)
 	$(MAKE) --no-print-directory static
