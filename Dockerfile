@@ -1,5 +1,8 @@
 # dock as an image that holds nothing but the static binary: /dock. It is meant to be copied into
-# other images (see README, "Shipping"):
+# other images (see README, "Using dock with Docker, Podman and Kubernetes"). This file builds dock
+# inside a Rust image, so it needs a registry for rust:1-bookworm; `make image` makes the same image
+# (FROM scratch, /dock, ENTRYPOINT ["/dock"]) from the static binary `make static` built on this
+# machine, pulling nothing.
 #
 #   docker build -t dock .                                  # TLS on (rustls + webpki roots)
 #   docker build -t dock:notls --build-arg FEATURES=--no-default-features .
@@ -7,7 +10,7 @@
 #
 # By default std is rebuilt with dock on a pinned nightly (`make static`'s STATIC_STD=nightly: panics
 # abort silently, no backtrace printer): the build the size budgets are checked on. NIGHTLY is the
-# toolchain README's sizes were measured with (rustc 1.97.0-nightly of 2026-05-19); a newer one
+# toolchain docs/shipping.md's sizes were measured with (rustc 1.97.0-nightly of 2026-05-19); a newer one
 # should work too (--build-arg NIGHTLY=nightly), its sizes may differ by a few kB.
 #
 #   FROM debian:bookworm-slim

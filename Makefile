@@ -42,7 +42,7 @@ HAVE_MUSL := $(shell command -v musl-gcc >/dev/null \
 
 FUZZ_SECONDS ?= 60
 
-.PHONY: build release static static-one size test lint demo bench fuzz fmt clean
+.PHONY: build release static static-one image image-only size test lint demo bench fuzz fmt clean
 
 build:
 	$(CARGO) build
@@ -69,6 +69,27 @@ endif
 	$(STATIC_CARGO) build --release --target $(MUSL) --bin dock $(STATIC_FLAGS) $(STATIC_FEATURES)
 	@mkdir -p $(dir $(STATIC_ONE)) && cp $(STATIC_OUT) $(STATIC_ONE)
 
+# The image: FROM scratch, only /dock (IMAGE_BIN, the TLS build by default), ENTRYPOINT ["/dock"]: the
+# layout the Dockerfile's last stage makes, but from the binary built here, so nothing is pulled.
+# DOCKER is the engine's command (DOCKER=podman works; so does DOCKER='docker -H unix:///path'); IMAGE
+# the tag. `make image IMAGE_BIN=target/static/dock-notls IMAGE=dock:notls` for the TLS-less one.
+DOCKER ?= docker
+IMAGE ?= dock
+IMAGE_BIN ?= $(STATIC)
+IMAGE_CTX ?= target/image
+image: static
+	@$(MAKE) --no-print-directory image-only
+
+# The same from an IMAGE_BIN that is already built (the engine tests use it on DOCK_STATIC_BIN).
+image-only:
+	@command -v $(firstword $(DOCKER)) >/dev/null || { echo "make image: no '$(firstword $(DOCKER))' here: \
+	apt-get install docker.io (or podman, with DOCKER=podman)"; exit 1; }
+	@test -x $(IMAGE_BIN) || { echo "make image: no $(IMAGE_BIN): run make static"; exit 1; }
+	@rm -rf $(IMAGE_CTX) && mkdir -p $(IMAGE_CTX)
+	@cp $(IMAGE_BIN) $(IMAGE_CTX)/dock
+	@printf 'FROM scratch\nCOPY dock /dock\nENTRYPOINT ["/dock"]\n' > $(IMAGE_CTX)/Dockerfile
+	$(DOCKER) build -t $(IMAGE) $(IMAGE_CTX)
+
 size: static
 	@r=0; \
 	check() { n=$$(stat -c %s "$$1"); \
@@ -79,7 +100,9 @@ size: static
 	exit $$r
 
 # Unit tests, integration tests (as root: dock as PID 1 under unshare), fuzz seed corpora. When musl-gcc
-# and the STATIC_STD toolchain are there, the static binaries are built first and run in a runc container.
+# and the STATIC_STD toolchain are there, the static binaries are built first and run in a runc container,
+# and in Docker and Podman containers when those are installed (tests/it/engines.rs starts and stops the
+# engines; DOCK_REQUIRE_ENGINES=1 makes a missing engine fail instead of skip, as in .ci/run).
 test:
 ifeq ($(HAVE_MUSL),yes)
 	$(MAKE) --no-print-directory static

@@ -34,6 +34,8 @@ for b in $benches; do
     cat "$out/$b.txt"
 done
 
+# The history (earlier runs' figures and what changed them) is kept: everything from its heading on.
+history=$(sed -n '/^## History/,$p' BENCHMARKS.md 2>/dev/null || true)
 {
     echo "# Benchmarks"
     echo
@@ -56,5 +58,9 @@ done
         cat "$out/$b.txt"
         echo '```'
     done
+    if [ -n "$history" ]; then
+        echo
+        echo "$history"
+    fi
 } >BENCHMARKS.md
 echo "== wrote BENCHMARKS.md"

@@ -13,6 +13,7 @@
 )]
 
 mod core;
+mod engines;
 mod hook;
 mod io;
 #[cfg(feature = "tls")]
