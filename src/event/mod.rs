@@ -18,7 +18,7 @@
 //! dock, so the loop sleeps in `rt_sigtimedwait(2)` instead of `epoll_wait`, and the signalfd is out of
 //! epoll meanwhile. One system call per forwarded signal, as tini and dumb-init wait; in epoll, each
 //! signal for dock would first run epoll's wakeup callback in the sender's kill(2)
-//! (`signalfd_notify`) before dock itself is woken (README: Core).
+//! (`signalfd_notify`) before dock itself is woken (docs/core.md).
 //!
 //! Registers: the signalfd (while not on the fast path); handlers register their own fds.
 

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use super::config::IoTarget;
 
 /// How long dock waits for the connection (name resolution, TCP connect and TLS handshake together)
-/// before giving up with exit 2 (README: `--io`).
+/// before giving up with exit 2 (docs/io.md).
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The URL of a network `--io` target, for messages: `tcp://host:port`, `tls://[::1]:443`, `unix:///p`.

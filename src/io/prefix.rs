@@ -1,5 +1,5 @@
 //! The `--stdout-prefix` line prefixer: pure, fed the child's output in whatever chunks `read(2)`
-//! returns, producing exactly what prefixing the whole stream at once would (README: `--stdout-prefix`).
+//! returns, producing exactly what prefixing the whole stream at once would (docs/io.md).
 //!
 //! The prefix of a line is emitted lazily, when the line's first byte arrives, not when the previous
 //! line's newline does: so a line split across reads gets one prefix, and nothing dangles after the

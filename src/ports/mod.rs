@@ -40,7 +40,7 @@ pub const MAX_DELAY: Duration = Duration::from_millis(50);
 ///
 /// Why not plain doubling to 50 ms: a server listening 40 ms after its start would then be seen
 /// ~23 ms late (issue 5 asks for a median ≤ 5 ms), while a poll is not free: two dumps that each walk
-/// the kernel's whole listening hash, 50–150 µs of CPU (README, `benches/ports.rs`). So servers
+/// the kernel's whole listening hash, 50–150 µs of CPU (docs/ports.md, `benches/ports.rs`). So servers
 /// that start fast are polled fast, one that takes seconds is seen at most 1% of its start time
 /// late (≤ 50 ms), and a port that never comes costs 20 polls a second.
 pub fn next_delay(prev: Duration, waited: Duration) -> Duration {

@@ -116,7 +116,7 @@ impl Forwarder {
         // kill(2), not pidfd_send_signal(2), and still never a recycled pid: signals are only sent
         // until the supervisor reports the main child's exit, so dock has not reaped it, and a pid
         // stays taken until its parent reaps it (wait(2)). pidfd_send_signal cost up to 0.5 µs more
-        // per signal on the test machine (README: Core, Signals).
+        // per signal on the test machine (docs/core.md).
         let group = self.cfg.process_group;
         let result = crate::sys::kill(if group { -pid } else { pid }, sig);
         let target = if group { "process group" } else { "pid" };

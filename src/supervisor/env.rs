@@ -7,7 +7,7 @@
 use std::ffi::{CString, OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
-/// The prefix of the variables that configure dock (README: usage), removed from the child's
+/// The prefix of the variables that configure dock (README: Usage), removed from the child's
 /// environment.
 pub const DOCK_PREFIX: &[u8] = b"DOCK_";
 

@@ -122,7 +122,7 @@ pub fn describe_io(e: &io::Error) -> String {
 /// makes TLS_AES_128_GCM_SHA256 mandatory) and TLS 1.2 (ECDHE with ECDSA or RSA), key exchange on
 /// secp256r1 (mandatory in RFC 8446 §9.1 too, and what every TLS 1.2 ECDHE server has) and
 /// secp384r1, and every signature WebPKI servers use except Ed25519 (no public CA issues it). Left
-/// out, for the static binary's size budget (bytes measured in README, Shipping): ChaCha20-Poly1305
+/// out, for the static binary's size budget (bytes measured in docs/shipping.md): ChaCha20-Poly1305
 /// (53 kB of ring asm), X25519 (37 kB; only a SHOULD in RFC 8446), ring's signing keys (33 kB; dock
 /// presents no client certificate).
 fn provider() -> CryptoProvider {
