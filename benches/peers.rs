@@ -11,16 +11,8 @@
 //! `sigwait`, `orphans N`, `teardown` (+ `leftover`). No figure is asserted: this prints, never fails
 //! on speed.
 
-// Not shipped: a harness or demo, where a panic is the failure report and casts are of measured
-// values in known ranges.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::cast_possible_truncation,
-    clippy::cast_possible_wrap,
-    clippy::cast_sign_loss,
-    missing_docs
-)]
+// Not shipped: a panic is the failure report here.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::PathBuf;

@@ -9,16 +9,8 @@
 //! CPU is the `se.sum_exec_runtime` of dock (`/proc/<pid>/schedstat`, ns) over 10 s, beside a dock
 //! without `--bind-port` as the baseline (idle must be zero wakeups).
 
-// Not shipped: a harness or demo, where a panic is the failure report and casts are of measured
-// values in known ranges.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::cast_possible_truncation,
-    clippy::cast_possible_wrap,
-    clippy::cast_sign_loss,
-    missing_docs
-)]
+// Not shipped: a panic is the failure report here.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;

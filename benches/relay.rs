@@ -8,16 +8,8 @@
 //! (a shared CI machine) hits them alike. The generator is this executable re-run with `DOCK_BENCH_GEN=1`:
 //! 640 lines per `write(2)` of 64 000 bytes, 3125 times.
 
-// Not shipped: a harness or demo, where a panic is the failure report and casts are of measured
-// values in known ranges.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::cast_possible_truncation,
-    clippy::cast_possible_wrap,
-    clippy::cast_sign_loss,
-    missing_docs
-)]
+// Not shipped: a panic is the failure report here.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::fs::File;
 use std::io::Write;

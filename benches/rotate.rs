@@ -13,16 +13,8 @@
 //! right after its "base" run). `DOCK_BENCH_COMPRESS_ONLY=1` runs part 1 only. The current file is
 //! truncated every 256 MB to bound disk use (O_APPEND writes simply continue at the new end).
 
-// Not shipped: a harness or demo, where a panic is the failure report and casts are of measured
-// values in known ranges.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::cast_possible_truncation,
-    clippy::cast_possible_wrap,
-    clippy::cast_sign_loss,
-    missing_docs
-)]
+// Not shipped: a panic is the failure report here.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;

@@ -1,16 +1,8 @@
 //! `fetch HOST:PORT [PATH]`: GET a page over HTTP/1.1 and print the body, retrying the connection
 //! for up to 10 s while the server starts. Used by `make demo` (no curl needed).
 
-// Not shipped: a harness or demo, where a panic is the failure report and casts are of measured
-// values in known ranges.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::cast_possible_truncation,
-    clippy::cast_possible_wrap,
-    clippy::cast_sign_loss,
-    missing_docs
-)]
+// Not shipped: a panic is the failure report here.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

@@ -2,16 +2,8 @@
 //! (default 127.0.0.1:8089) and shuts down cleanly on SIGTERM or SIGINT, which dock forwards to it.
 //! Exits 0 after a clean shutdown, so the demo shows dock passing the server's own status on.
 
-// Not shipped: a harness or demo, where a panic is the failure report and casts are of measured
-// values in known ranges.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::cast_possible_truncation,
-    clippy::cast_possible_wrap,
-    clippy::cast_sign_loss,
-    missing_docs
-)]
+// Not shipped: a panic is the failure report here.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{Read, Write};
 use std::net::TcpListener;

@@ -11,6 +11,13 @@
 //! per feature; no feature knows clap. All `unsafe` lives in [`sys`].
 
 #![deny(unsafe_code)]
+// Casts that can truncate, wrap or lose a sign are spelled out (try_from, or an allow with the reason
+// where the range is known).
+#![deny(
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss
+)]
 
 pub mod app;
 pub(crate) mod cli;

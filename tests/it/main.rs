@@ -1,16 +1,8 @@
 //! Integration tests: the real `dock` binary, as PID 1 of a new PID namespace
 //! (`unshare --pid --fork --mount-proc`, CI is root) or as a child subreaper, on loopback only.
 
-// Not shipped: a harness or demo, where a panic is the failure report and casts are of measured
-// values in known ranges.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::cast_possible_truncation,
-    clippy::cast_possible_wrap,
-    clippy::cast_sign_loss,
-    missing_docs
-)]
+// Not shipped: a panic is the failure report here.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod core;
 mod engines;
