@@ -2,15 +2,6 @@
 //! specs with passwd/group text, Docker JSON log lines, sizes, wall-clock rotation, sd_notify
 //! datagrams.
 
-// A fuzz body's panic is the bug the fuzzer reports, and its casts cut arbitrary input on purpose.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::cast_possible_truncation,
-    clippy::cast_possible_wrap,
-    clippy::cast_sign_loss
-)]
-
 /// Every signal and exit-code spec parser (`--rewrite`, `--pdeathsig`, `--remap-exit` and their
 /// `DOCK_*` lists) on arbitrary text: never panics, what parses is in range, and every accepted
 /// signal's printed name (in any case) reads back to it.
