@@ -295,6 +295,7 @@ fn connect(
         stdout: Some(dup(&slave)?),
         stderr: Some(slave),
         session: true,
+        ..ChildStdio::default()
     };
     let relay = pty::PtyRelay::new(master, peer, prefix);
     Ok((Relay::Pty(Box::new(relay)), child))

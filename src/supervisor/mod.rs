@@ -124,7 +124,8 @@ impl Supervisor {
             session: stdio.session,
         };
         let fds = [stdio.stdin, stdio.stdout, stdio.stderr];
-        let child = spawn::spawn(prog, args, fds, setup, &env.to_cstrings()).map_err(|source| {
+        let env = env.to_cstrings();
+        let child = spawn::spawn(prog, args, fds, stdio.extra, setup, &env).map_err(|source| {
             if spawn::is_clone_failure(&source) {
                 SpawnError::Clone(source)
             } else {

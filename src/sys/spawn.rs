@@ -52,7 +52,7 @@ pub struct ChildSetup {
 }
 
 /// What the child gets as fds 0, 1, 2 (`None`: dock's own), and whether it runs in a new session on
-/// a pty (the stdio feature builds it).
+/// a pty (the stdio feature builds it); plus fds at numbers of a feature's choosing (`--ready-fd`).
 #[derive(Debug, Default)]
 pub struct ChildStdio {
     /// fd 0.
@@ -63,6 +63,9 @@ pub struct ChildStdio {
     pub stderr: Option<OwnedFd>,
     /// New session with stdin as controlling terminal (the pty case).
     pub session: bool,
+    /// Each fd, installed in the child as the number beside it (≥ 3), without close-on-exec; dock's
+    /// copy is closed when the spawn returns.
+    pub extra: Vec<(OwnedFd, RawFd)>,
 }
 
 /// The started child: its pid and a pidfd for it (close-on-exec).
@@ -91,6 +94,8 @@ struct Args<'a> {
     envp: &'a [*const libc::c_char],
     /// fds to install as 0, 1, 2; -1 keeps dock's.
     stdio: [RawFd; 3],
+    /// (fd, number) pairs installed after the stdio ones; every fd is above every number.
+    extra: &'a [(RawFd, RawFd)],
     setup: &'a ChildSetup,
     /// `/bin/sh`, a slot for the script's path, then `argv[1..]`: the shell's argv for a file the
     /// kernel cannot execute (ENOEXEC), filled in by the child.
@@ -100,19 +105,21 @@ struct Args<'a> {
 }
 
 /// Starts `program` (looked up in dock's `PATH` unless it contains a `/`, as execvp(3) does) with
-/// `args`, the environment `env` (`KEY=VALUE` strings) and `stdio` as fds 0, 1, 2 (`None`: dock's
-/// own), in its own process group (or session) with default signal dispositions and the original
-/// mask of `setup`. Returns once the exec succeeded. The `stdio` fds are closed in dock when this
-/// returns.
+/// `args`, the environment `env` (`KEY=VALUE` strings), `stdio` as fds 0, 1, 2 (`None`: dock's
+/// own) and each of `extra` as the number beside it (≥ 3), in its own process group (or session)
+/// with default signal dispositions and the original mask of `setup`. Returns once the exec
+/// succeeded. The `stdio` and `extra` fds are closed in dock when this returns.
 ///
 /// # Errors
 /// The errno of the failed step, as `io::Error`: the exec's (ENOENT when not found in `PATH`, EACCES,
 /// ENOEXEC...), setsid/setpgid/TIOCSCTTY/dup2's, or clone's (EAGAIN, ENOMEM; EINVAL before Linux
-/// 5.2); `InvalidInput` for an argument that contains a NUL byte.
+/// 5.2); `InvalidInput` for an argument that contains a NUL byte or an `extra` number below 3;
+/// `fcntl(F_DUPFD_CLOEXEC)`'s (EMFILE).
 pub fn spawn(
     program: &OsStr,
     args: &[OsString],
     stdio: [Option<OwnedFd>; 3],
+    extra: Vec<(OwnedFd, RawFd)>,
     setup: ChildSetup,
     env: &[CString],
 ) -> io::Result<Spawned> {
@@ -136,6 +143,8 @@ pub fn spawn(
     let mut envp: Vec<*const libc::c_char> = env.iter().map(|e| e.as_ptr()).collect();
     envp.push(std::ptr::null());
     let raw = |fd: &Option<OwnedFd>| fd.as_ref().map_or(-1, |f| f.as_raw_fd());
+    let extra = above_targets(extra)?;
+    let extra_raw: Vec<(RawFd, RawFd)> = extra.iter().map(|(f, n)| (f.as_raw_fd(), *n)).collect();
     let mut sh_argv: Vec<*const libc::c_char> = Vec::with_capacity(argv.len() + 1);
     sh_argv.extend([SH.as_ptr(), std::ptr::null()]);
     sh_argv.extend_from_slice(&argv[1..]);
@@ -144,6 +153,7 @@ pub fn spawn(
         argv: &argv,
         envp: &envp,
         stdio: [raw(&stdio[0]), raw(&stdio[1]), raw(&stdio[2])],
+        extra: &extra_raw,
         setup: &setup,
         sh_argv: sh_argv.as_mut_ptr(),
         err: AtomicI32::new(0),
@@ -168,6 +178,7 @@ pub fn spawn(
         )
     };
     drop(stdio);
+    drop(extra);
     if pid == -1 {
         let e = io::Error::last_os_error();
         return Err(io::Error::new(e.kind(), CloneFailed(e)));
@@ -200,6 +211,12 @@ extern "C" fn child(arg: *mut libc::c_void) -> libc::c_int {
                     fail(a);
                 }
             } else if fd >= 0 && libc::dup2(fd, target) == -1 {
+                fail(a);
+            }
+        }
+        // After stdio, whose sources are copied by now; no source is at a number (`above_targets`).
+        for &(fd, target) in a.extra {
+            if libc::dup2(fd, target) == -1 {
                 fail(a);
             }
         }
@@ -255,6 +272,31 @@ extern "C" fn child(arg: *mut libc::c_void) -> libc::c_int {
         }
     }
     fail(a)
+}
+
+/// Moves each extra fd above every extra number (`fcntl(F_DUPFD_CLOEXEC)`, fcntl(2)), so that in
+/// the child installing one never overwrites another's source, and none sits at 0–2, where the
+/// stdio ones go first.
+fn above_targets(extra: Vec<(OwnedFd, RawFd)>) -> io::Result<Vec<(OwnedFd, RawFd)>> {
+    let floor = extra.iter().map(|&(_, n)| n).max().unwrap_or(2).max(2) + 1;
+    extra
+        .into_iter()
+        .map(|(fd, n)| {
+            if n < 3 {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "an extra fd must be numbered 3 or more",
+                ));
+            }
+            // SAFETY: F_DUPFD_CLOEXEC takes an open fd (owned by `fd`) and an integer; the new fd
+            // it returns is ours alone.
+            let high = super::cvt_int(
+                unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, floor) }.into(),
+            )?;
+            // SAFETY: `high` was just returned by fcntl and nothing else owns it.
+            Ok((unsafe { OwnedFd::from_raw_fd(high) }, n))
+        })
+        .collect()
 }
 
 /// In the child: the first `PATH` entry (default `/usr/local/bin:/bin:/usr/bin`, musl's) where
@@ -366,6 +408,7 @@ mod tests {
             OsStr::new("sh"),
             args,
             [None, Some(w.into()), None],
+            Vec::new(),
             setup(),
             &env(),
         )
@@ -388,6 +431,40 @@ mod tests {
     }
 
     #[test]
+    fn extra_fds_land_at_their_numbers_even_where_a_stdio_source_sits() {
+        let (mut out_r, out_w) = std::io::pipe().unwrap();
+        let (mut extra_r, extra_w) = std::io::pipe().unwrap();
+        // The number asked for is the stdout pipe's own fd in dock: installing the extra fd there
+        // must not disturb the child's stdout, copied first.
+        let n = out_w.as_raw_fd();
+        let script = format!("echo extra >&{n}; echo out; [ -e /proc/self/fd/{n} ] && echo open");
+        let s = spawn(
+            OsStr::new("sh"),
+            &["-c".into(), script.into()],
+            [None, Some(out_w.into()), None],
+            vec![(extra_w.into(), n)],
+            setup(),
+            &env(),
+        )
+        .unwrap();
+        let (mut out, mut extra) = (String::new(), String::new());
+        out_r.read_to_string(&mut out).unwrap();
+        extra_r.read_to_string(&mut extra).unwrap();
+        assert_eq!((out.as_str(), extra.as_str()), ("out\nopen\n", "extra\n"));
+        assert_eq!(wait(s.pid), 0);
+        let (_, w) = std::io::pipe().unwrap();
+        let e = spawn(
+            OsStr::new("true"),
+            &[],
+            [None, None, None],
+            vec![(w.into(), 2)],
+            setup(),
+            &env(),
+        );
+        assert_eq!(e.unwrap_err().kind(), io::ErrorKind::InvalidInput);
+    }
+
+    #[test]
     fn the_child_leads_its_own_process_group() {
         let (s, out) = sh_stdout(&["-c".into(), "cut -d' ' -f5 /proc/$$/stat".into()]);
         assert_eq!(out.trim(), s.pid.to_string());
@@ -400,16 +477,31 @@ mod tests {
             OsStr::new("no-such-program-dock"),
             &[],
             [None, None, None],
+            Vec::new(),
             setup(),
             &env(),
         );
         assert_eq!(e.unwrap_err().kind(), io::ErrorKind::NotFound);
         let plain = std::env::temp_dir().join(format!("dock-spawn-{}", std::process::id()));
         std::fs::write(&plain, "echo not executable\n").unwrap();
-        let e = spawn(plain.as_os_str(), &[], [None, None, None], setup(), &env());
+        let e = spawn(
+            plain.as_os_str(),
+            &[],
+            [None, None, None],
+            Vec::new(),
+            setup(),
+            &env(),
+        );
         std::fs::remove_file(&plain).unwrap();
         assert_eq!(e.unwrap_err().raw_os_error(), Some(libc::EACCES));
-        let e = spawn(OsStr::new("a\0b"), &[], [None, None, None], setup(), &env());
+        let e = spawn(
+            OsStr::new("a\0b"),
+            &[],
+            [None, None, None],
+            Vec::new(),
+            setup(),
+            &env(),
+        );
         assert_eq!(e.unwrap_err().kind(), io::ErrorKind::InvalidInput);
     }
 }

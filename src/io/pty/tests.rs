@@ -68,7 +68,8 @@ fn peer_closing_hangs_the_session_up() {
     let sleep = std::ffi::OsStr::new("sleep");
     let fds = [Some(slave), None, None];
     let env = crate::supervisor::ChildEnv::inherited().to_cstrings();
-    let child = crate::sys::spawn::spawn(sleep, &["60".into()], fds, setup, &env).unwrap();
+    let child =
+        crate::sys::spawn::spawn(sleep, &["60".into()], fds, Vec::new(), setup, &env).unwrap();
     drop(theirs);
     assert!(lp.turn_until(LONG, || !rec.seen().is_empty()));
     assert_eq!(rec.seen(), [Notice::HangUp]);
