@@ -7,8 +7,10 @@
 //! | `Spawned`             | supervisor (start)   | signals, ports, readiness gate, hook       |
 //! | `Reap`                | signals (SIGCHLD)    | supervisor                                 |
 //! | `ChildExited`         | supervisor           | signals, ports, readiness gate, hook       |
-//! | `Condition`           | ports (a readiness source) | readiness gate                       |
-//! | `Ready`               | readiness gate       | hook                                       |
+//! | `Condition`           | a readiness source (ports, ready::notify/fd/http) | readiness gate |
+//! | `Ready`               | readiness gate       | hook, ready file                           |
+//! | `Status`              | ready::notify (`STATUS=`) | hook                                  |
+//! | `Stop`                | readiness gate (`--ready-timeout`) | supervisor, readiness sources, ready file, hook |
 //! | `WindowSize`          | signals (SIGWINCH)   | io (the pty)                               |
 //! | `HangUp`              | io (the peer closed) | nobody yet: the kernel hangs the session up |
 //!
@@ -38,6 +40,19 @@ pub enum Notice {
         /// From the spawn to the last condition (ms on the wire).
         after: Duration,
     },
+    /// The child's latest sd_notify `STATUS=` text (posted when it changes): the hook sends it as
+    /// `"status_text"` in every request from then on.
+    Status(String),
+    /// Stop the child although it has not exited: SIGTERM to it and the rest, the grace period,
+    /// SIGKILL, as when the main child exits, and dock exits with `code` whatever the child's status.
+    /// The hook reports `crashed` with `reason` at once. Posted at most once, never after
+    /// [`Notice::ChildExited`] or [`Notice::Ready`].
+    Stop {
+        /// Why, for the log and the hook's `"reason"` (`not ready within 5 s`).
+        reason: String,
+        /// dock's exit code (124 for `--ready-timeout`, as timeout(1)).
+        code: i32,
+    },
     /// dock's terminal changed size (SIGWINCH) and the child has a pty to resize.
     WindowSize,
     /// The `--io` peer closed the connection: the child's terminal hung up.
@@ -52,6 +67,12 @@ pub enum Condition {
         /// The listener's owner (only with `--strict-port-binding`).
         pid: Option<i32>,
     },
+    /// `--ready-notify`: a descendant sent `READY=1`.
+    Notify,
+    /// `--ready-fd`: a newline was written on the notification fd.
+    Fd,
+    /// `--ready-http`: the URL answered a 2xx.
+    Http,
 }
 
 /// How the main child ended: `code` is what dock exits with.

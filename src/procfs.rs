@@ -1,5 +1,6 @@
 //! What dock reads from `/proc` (proc(5)): its descendants (teardown outside PID 1), which of them
-//! holds a socket inode (`--strict-port-binding`), and a process's signal masks (`--thug`).
+//! holds a socket inode (`--strict-port-binding`), whether a pid is one of them (`--ready-notify`'s
+//! senders), and a process's signal masks (`--thug`).
 //!
 //! Which descendant holds a socket inode is Best effort by nature: processes come and go during the walk, so a vanished process is
 //! skipped and one whose fds cannot be read (EACCES: another user, or a dumpable-0 setuid program) is
@@ -90,6 +91,26 @@ pub fn descendants_of(root: i32) -> Vec<i32> {
     let mut all = descendants_at_most(Path::new("/proc"), root, usize::MAX);
     all.retain(|&p| p != root);
     all
+}
+
+/// Whether `pid` descends from `root`: its chain of parents under `proc` (the ppid in
+/// `/proc/<pid>/stat`) reaches `root`. False when the chain ends elsewhere (pid 1 outside `root`'s
+/// tree; ppid 0: a process that joined the PID namespace from outside, setns(2)), when a process of
+/// the chain cannot be read (gone: a sender already reaped by its parent), or after [`MAX_PROCS`]
+/// steps. A zombie still shows its ppid, so a sender that exited but is not reaped yet counts.
+pub fn is_descendant(proc: &Path, pid: i32, root: i32) -> bool {
+    let mut p = pid;
+    for _ in 0..MAX_PROCS {
+        let Ok(stat) = fs::read_to_string(proc.join(p.to_string()).join("stat")) else {
+            return false;
+        };
+        match parse_stat_ppid(&stat) {
+            Some(pp) if pp == root => return true,
+            Some(pp) if pp > 0 && pp != p => p = pp,
+            _ => return false,
+        }
+    }
+    false
 }
 
 /// `/proc/<pid>/status`; `None` if the process vanished or the file is unreadable.
@@ -283,6 +304,22 @@ mod tests {
         assert!(found.contains(&grandchild));
         let _ = crate::sys::kill(grandchild, libc::SIGKILL);
         child.wait().unwrap();
+    }
+
+    #[test]
+    fn descent_follows_the_ppid_chain() {
+        let (mut c, pid, _) = listening_child();
+        let me = nix::unistd::getpid().as_raw();
+        let proc = Path::new(PROC);
+        assert!(is_descendant(proc, pid, me));
+        // Our parent is not below us, nor are we below our child.
+        let parent = nix::unistd::getppid().as_raw();
+        assert!(!is_descendant(proc, parent, me));
+        assert!(!is_descendant(proc, me, pid));
+        drop(c.stdin.take());
+        c.wait().unwrap();
+        // Reaped: no longer found.
+        assert!(!is_descendant(proc, pid, me));
     }
 
     #[test]

@@ -12,6 +12,7 @@ use crate::hook::HookError;
 use crate::io::IoError;
 use crate::notice::ChildExit;
 use crate::ports::PortsError;
+use crate::ready::ReadyError;
 use crate::supervisor::SpawnError;
 
 /// Exit code for a usage or setup error: nothing was started (the shell's "misuse", as tini).
@@ -36,6 +37,9 @@ pub enum Error {
     /// `--web-hook` setup.
     #[error(transparent)]
     Hook(#[from] HookError),
+    /// `--ready-notify`, `--ready-fd`, `--ready-http`, `--ready-file` setup.
+    #[error(transparent)]
+    Ready(#[from] ReadyError),
     /// The command could not be started.
     #[error(transparent)]
     Spawn(#[from] SpawnError),
@@ -68,9 +72,11 @@ pub enum Outcome {
     Help,
 }
 
-/// dock's exit code: the main child's (its code N, or 128+S for signal S), 0 after printing help
-/// or the version, 2 for no command or any error before the child ran, but 127 for a command not
-/// found and 126 for one that cannot be executed (bash(1) "EXIT STATUS").
+/// dock's exit code: the main child's (its code N, or 128+S for signal S), or the code of the stop
+/// dock carried out instead of waiting for it (124, `crate::ready::NOT_READY_EXIT`, when the child
+/// was not ready within `--ready-timeout`, as timeout(1)); 0 after printing help or the version, 2
+/// for no command or any error before the child ran, but 127 for a command not found and 126 for
+/// one that cannot be executed (bash(1) "EXIT STATUS").
 pub fn exit_code(result: &Result<Outcome, Error>) -> u8 {
     match result {
         Ok(Outcome::Exited(exit)) => u8::try_from(exit.code.clamp(0, 255)).unwrap_or(u8::MAX),

@@ -15,6 +15,10 @@ use crate::hook::Hook;
 use crate::io::{IoError, IoTarget, Stdio, FINISH_TIMEOUT};
 use crate::notice::ChildExit;
 use crate::ports::Readiness;
+use crate::ready::fd::FdReady;
+use crate::ready::file::ReadyFile;
+use crate::ready::http::HttpCheck;
+use crate::ready::notify::Notify;
 use crate::ready::Gate;
 use crate::signals::Forwarder;
 use crate::supervisor::{ChildEnv, Supervisor};
@@ -65,9 +69,9 @@ pub fn run(config: Config, mask: OrigMask) -> Result<ChildExit, Error> {
             .map_err(|e| Error::sys("becoming a child subreaper")(e.into()))?;
     }
     let mut lp = Loop::new().map_err(Error::sys("creating the event loop"))?;
+    let mut env = ChildEnv::inherited();
     // Everything that can fail on bad configuration fails here, before anything is started.
-    let (handlers, child_stdio) = build(&config)?;
-    let env = ChildEnv::inherited();
+    let (handlers, child_stdio) = build(&config, &mut env)?;
     let supervisor = Supervisor::spawn(&config.supervisor, child_stdio, mask, &env)?;
     // From here on nothing is fatal: a dying PID 1 takes the whole container with it.
     for h in handlers {
@@ -79,8 +83,12 @@ pub fn run(config: Config, mask: OrigMask) -> Result<ChildExit, Error> {
     Ok(lp.run(release_startup, FINISH_TIMEOUT))
 }
 
-/// Every handler but the supervisor, in the order they see notices, and the child's stdio.
-fn build(config: &Config) -> Result<(Vec<Box<dyn Handler>>, crate::sys::spawn::ChildStdio), Error> {
+/// Every handler but the supervisor, in the order they see notices, and the child's stdio; the
+/// features' variables go into the child's environment `env`.
+fn build(
+    config: &Config,
+    env: &mut ChildEnv,
+) -> Result<(Vec<Box<dyn Handler>>, crate::sys::spawn::ChildStdio), Error> {
     let mut handlers: Vec<Box<dyn Handler>> = Vec::new();
     let mut signals = config.signals;
     signals.winch_resizes_pty = config.io.pty()
@@ -97,7 +105,7 @@ fn build(config: &Config) -> Result<(Vec<Box<dyn Handler>>, crate::sys::spawn::C
         }
         _ => (None, None),
     };
-    let (stdio, child_stdio) = Stdio::setup(&config.io, sink)?;
+    let (stdio, mut child_stdio) = Stdio::setup(&config.io, sink)?;
     handlers.push(Box::new(stdio));
     if let Some(a) = archiver {
         handlers.push(Box::new(a));
@@ -105,7 +113,24 @@ fn build(config: &Config) -> Result<(Vec<Box<dyn Handler>>, crate::sys::spawn::C
     if let Some(port) = config.port {
         handlers.push(Box::new(Readiness::new(port)?));
     }
-    handlers.push(Box::new(Gate::new(config.ready)));
+    let ready = &config.ready;
+    if let Some(addr) = &ready.notify {
+        let notify = Notify::bind(addr)?;
+        env.set("NOTIFY_SOCKET", notify.env_value());
+        handlers.push(Box::new(notify));
+    }
+    if let Some(n) = ready.fd {
+        let (fd, child_end) = FdReady::new(n)?;
+        child_stdio.extra.push((child_end, n));
+        handlers.push(Box::new(fd));
+    }
+    if let Some(check) = &ready.http {
+        handlers.push(Box::new(HttpCheck::new(check.clone())?));
+    }
+    handlers.push(Box::new(Gate::new(ready)));
+    if let Some(path) = &ready.file {
+        handlers.push(Box::new(ReadyFile::new(path.clone())?));
+    }
     if let Some(hook) = &config.hook {
         handlers.push(Box::new(Hook::new(hook.clone())?));
     }

@@ -95,6 +95,39 @@ pub struct Args {
     #[arg(short = 'g', long, env = "DOCK_PROCESS_GROUP", action = ArgAction::SetTrue,
           value_parser = FalseyValueParser::new())]
     pub process_group: bool,
+    /// NOTIFY_SOCKET for the child (sd_notify): READY=1 readies it, STATUS= goes to the hook. Bare: an
+    /// abstract socket dock names; =/path or =@name to choose
+    #[arg(long, env = "DOCK_READY_NOTIFY", value_name = "ADDR", num_args = 0..=1,
+          require_equals = true, default_missing_value = "1", allow_hyphen_values = true)]
+    pub ready_notify: Option<String>,
+    /// The child gets a pipe's write end as fd N (3 or more); a newline on it readies the child
+    #[arg(
+        long,
+        env = "DOCK_READY_FD",
+        value_name = "N",
+        allow_hyphen_values = true
+    )]
+    pub ready_fd: Option<String>,
+    /// GET this http:// or https:// URL until a 2xx readies the child
+    #[arg(
+        long,
+        env = "DOCK_READY_HTTP",
+        value_name = "URL",
+        allow_hyphen_values = true
+    )]
+    pub ready_http: Option<String>,
+    /// Not ready within SECS: report crashed, tear down, exit 124
+    #[arg(
+        long,
+        env = "DOCK_READY_TIMEOUT",
+        value_name = "SECS",
+        allow_hyphen_values = true
+    )]
+    pub ready_timeout: Option<String>,
+    /// Created when the child is ready, removed when teardown starts
+    #[arg(long, env = "DOCK_READY_FILE", value_name = "PATH", allow_hyphen_values = true,
+          value_parser = clap::value_parser!(OsString))]
+    pub ready_file: Option<OsString>,
     /// Extra trust roots (PEM) for tls:// and https://
     #[arg(
         long,
@@ -120,7 +153,7 @@ pub struct Args {
 }
 
 /// The environment variables clap reads for [`Args`] (a unit test keeps the list whole).
-pub(super) const ENV_NAMES: [&str; 13] = [
+pub(super) const ENV_NAMES: [&str; 18] = [
     "DOCK_IO",
     "DOCK_WEB_HOOK",
     "DOCK_BIND_PORT",
@@ -131,6 +164,11 @@ pub(super) const ENV_NAMES: [&str; 13] = [
     "DOCK_THUG",
     "DOCK_GRACE_PERIOD",
     "DOCK_PROCESS_GROUP",
+    "DOCK_READY_NOTIFY",
+    "DOCK_READY_FD",
+    "DOCK_READY_HTTP",
+    "DOCK_READY_TIMEOUT",
+    "DOCK_READY_FILE",
     "DOCK_CA_FILE",
     "DOCK_INSECURE",
     "DOCK_DEBUG",
@@ -161,6 +199,11 @@ pub(super) fn without_options(argv: &[OsString]) -> Option<Args> {
         thug: false,
         grace_period: DEFAULT_GRACE_PERIOD.into(),
         process_group: false,
+        ready_notify: None,
+        ready_fd: None,
+        ready_http: None,
+        ready_timeout: None,
+        ready_file: None,
         ca_file: None,
         insecure: false,
         debug: false,

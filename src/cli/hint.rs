@@ -41,7 +41,16 @@ pub(super) fn first_bad_value(argv: &[OsString], unknown: Option<&str>) -> Optio
             "--log-keep" => ("--log-keep", |v| values::parse_keep(v).map(drop)),
             "--grace-period" => ("--grace-period", |v| values::parse_grace(v).map(drop)),
             "--stdout-prefix" => ("--stdout-prefix", |v| values::parse_prefix(v).map(drop)),
-            "--ca-file" => {
+            "--ready-fd" => ("--ready-fd", |v| values::parse_ready_fd(v).map(drop)),
+            "--ready-http" => ("--ready-http", |v| values::parse_hook_url(v).map(drop)),
+            "--ready-timeout" => ("--ready-timeout", |v| {
+                values::parse_ready_timeout(v).map(drop)
+            }),
+            // Its value only ever comes with '=': nothing to consume after it.
+            "--ready-notify" if inline.is_some() => {
+                ("--ready-notify", |v| values::parse_notify(v).map(drop))
+            }
+            "--ca-file" | "--ready-file" => {
                 // Its value is a path: consume it, nothing to check without reading the file.
                 if inline.is_none() {
                     words.next();

@@ -17,6 +17,7 @@ use thiserror::Error;
 use crate::hook::HookConfig;
 use crate::io::{IoConfig, IoTarget};
 use crate::ports::PortConfig;
+use crate::ready::http::HttpCheckConfig;
 use crate::ready::ReadyConfig;
 use crate::rotate::RotateConfig;
 use crate::signals::SignalsConfig;
@@ -41,7 +42,8 @@ pub struct Config {
     pub rotate: Option<RotateConfig>,
     /// `--bind-port`, `--strict-port-binding`.
     pub port: Option<PortConfig>,
-    /// Which readiness conditions gate `running`.
+    /// Which readiness conditions gate `running` (`--bind-port`'s included), `--ready-timeout`,
+    /// `--ready-file`.
     pub ready: ReadyConfig,
     /// `--web-hook`, with the TLS options for `https://`.
     pub hook: Option<HookConfig>,
@@ -191,6 +193,62 @@ struct Values {
     keep: usize,
     grace: std::time::Duration,
     prefix: Option<crate::io::Prefix>,
+    ready: Readiness,
+}
+
+/// The readiness options' values.
+struct Readiness {
+    notify: Option<crate::ready::notify::NotifyAddr>,
+    fd: Option<i32>,
+    http: Option<crate::http::Url>,
+    timeout: Option<std::time::Duration>,
+    file: Option<std::path::PathBuf>,
+}
+
+impl Readiness {
+    fn parse(a: &Args) -> Result<Readiness, UsageError> {
+        let file = match &a.ready_file {
+            None => None,
+            Some(p) if p.is_empty() => return Err(bad("--ready-file", p, "empty path")),
+            // `--ready-file -d cmd`: the value was forgotten.
+            Some(p) if p.as_encoded_bytes().starts_with(b"-") => {
+                return Err(bad("--ready-file", p, "looks like an option, not a path"))
+            }
+            Some(p) => Some(std::path::PathBuf::from(p)),
+        };
+        fn opt<T>(
+            flag: &'static str,
+            raw: &Option<String>,
+            f: fn(&str) -> Result<T, String>,
+        ) -> Result<Option<T>, UsageError> {
+            raw.as_deref().map(|s| value(flag, s, f)).transpose()
+        }
+        Ok(Readiness {
+            notify: opt("--ready-notify", &a.ready_notify, values::parse_notify)?.flatten(),
+            fd: opt("--ready-fd", &a.ready_fd, values::parse_ready_fd)?,
+            http: opt("--ready-http", &a.ready_http, values::parse_hook_url)?,
+            timeout: opt(
+                "--ready-timeout",
+                &a.ready_timeout,
+                values::parse_ready_timeout,
+            )?,
+            file,
+        })
+    }
+
+    /// Whether a condition besides `--bind-port` is asked for.
+    fn any_condition(&self) -> bool {
+        self.notify.is_some() || self.fd.is_some() || self.http.is_some()
+    }
+}
+
+/// A [`UsageError::Value`] for a path-like value.
+fn bad(flag: &'static str, raw: &std::ffi::OsStr, reason: &str) -> UsageError {
+    UsageError::Value {
+        flag,
+        value: raw.to_string_lossy().into_owned(),
+        reason: reason.into(),
+    }
 }
 
 impl Values {
@@ -217,6 +275,7 @@ impl Values {
             keep: value("--log-keep", &a.log_keep, values::parse_keep)?,
             grace: value("--grace-period", &a.grace_period, values::parse_grace)?,
             prefix: opt("--stdout-prefix", &a.stdout_prefix, values::parse_prefix)?,
+            ready: Readiness::parse(a)?,
         })
     }
 
@@ -232,6 +291,13 @@ impl Values {
                 "--strict-port-binding needs --bind-port".into(),
             ));
         }
+        if self.ready.timeout.is_some() && !self.ready.any_condition() && self.bind_port.is_none() {
+            return Err(UsageError::Conflict(
+                "--ready-timeout needs a readiness condition: --bind-port, --ready-notify, \
+                 --ready-fd or --ready-http"
+                    .into(),
+            ));
+        }
         if let Some(path) = &a.ca_file {
             if let Err(reason) = check_ca_file(path) {
                 return Err(UsageError::Value {
@@ -244,7 +310,8 @@ impl Values {
         #[cfg(not(feature = "tls"))]
         {
             let tls_io = matches!(self.target, Some(IoTarget::Net { tls: true, .. }));
-            if tls_io || self.hook.as_ref().is_some_and(|h| h.tls) {
+            let https = |u: &Option<crate::http::Url>| u.as_ref().is_some_and(|u| u.tls);
+            if tls_io || https(&self.hook) || https(&self.ready.http) {
                 return Err(UsageError::Conflict(
                     "this dock was built without TLS: tls://, ssl:// and https:// are not available"
                         .into(),
@@ -284,6 +351,14 @@ impl Values {
             rotate: self.period.map(|period| RotateConfig { period, keep }),
             ready: ReadyConfig {
                 port: port.is_some(),
+                notify: self.ready.notify,
+                fd: self.ready.fd,
+                http: self.ready.http.map(|url| HttpCheckConfig {
+                    url,
+                    tls: tls.clone(),
+                }),
+                timeout: self.ready.timeout,
+                file: self.ready.file,
             },
             port,
             hook: self.hook.map(|url| HookConfig {

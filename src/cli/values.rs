@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use crate::http::Url;
 use crate::io::{Color, IoTarget, Prefix};
+use crate::ready::notify::NotifyAddr;
 
 /// Parses `--stdout-prefix`: split on the last `:` only if what follows is a color name.
 pub fn parse_prefix(s: &str) -> Result<Prefix, String> {
@@ -108,6 +109,67 @@ pub fn parse_keep(s: &str) -> Result<usize, String> {
         Ok(n) if n >= 1 => Ok(n),
         _ => Err("expected a whole number of archives, at least 1".into()),
     }
+}
+
+/// Longest `sun_path` content: 108 bytes hold a path and its NUL, or a NUL and an abstract name
+/// (unix(7)).
+const MAX_SOCKET_NAME: usize = 107;
+
+/// Parses `--ready-notify`'s value: `1`/`true`/`yes`/`on` (what the bare flag gives) for an abstract
+/// name the kernel picks, `0`/`false`/`no`/`off`/empty for none (`DOCK_READY_NOTIFY=0`), `@name`
+/// for that abstract name, `/path` for a socket file (sd_notify(3) takes only these two forms).
+pub fn parse_notify(s: &str) -> Result<Option<NotifyAddr>, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => return Ok(Some(NotifyAddr::Auto)),
+        "0" | "false" | "no" | "off" | "" => return Ok(None),
+        _ => {}
+    }
+    let long = || format!("longer than {MAX_SOCKET_NAME} bytes, a Unix socket address's limit");
+    if let Some(name) = s.strip_prefix('@') {
+        if name.is_empty() {
+            return Err("empty abstract name after '@'".into());
+        }
+        if name.len() > MAX_SOCKET_NAME {
+            return Err(long());
+        }
+        return Ok(Some(NotifyAddr::Abstract(name.as_bytes().to_vec())));
+    }
+    if !s.starts_with('/') {
+        return Err(
+            "expected an absolute /path or an @abstract-name (or the bare flag: a name dock picks)"
+                .into(),
+        );
+    }
+    if s.len() > MAX_SOCKET_NAME {
+        return Err(long());
+    }
+    if s.ends_with('/') {
+        return Err("a directory, not a socket's path".into());
+    }
+    Ok(Some(NotifyAddr::Path(PathBuf::from(s))))
+}
+
+/// Parses `--ready-fd`: a decimal fd number, 3 or more (0–2 are the child's stdio).
+pub fn parse_ready_fd(s: &str) -> Result<i32, String> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return Err("expected an fd number, 3 or more".into());
+    }
+    match s.parse::<i32>() {
+        Ok(n) if n >= 3 => Ok(n),
+        Ok(_) => {
+            Err("fds 0, 1 and 2 are the child's stdin, stdout and stderr: use 3 or more".into())
+        }
+        Err(_) => Err("fd number too large".into()),
+    }
+}
+
+/// Parses `--ready-timeout`: seconds as `--grace-period` takes them (`30`, `2.5`), at least 1 ms.
+pub fn parse_ready_timeout(s: &str) -> Result<Duration, String> {
+    let d = parse_grace(s)?;
+    if d < Duration::from_millis(1) {
+        return Err("must be at least 0.001 seconds".into());
+    }
+    Ok(d)
 }
 
 /// Splits `host:port` (host may be `[v6]`); the port is required.

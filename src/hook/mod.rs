@@ -6,7 +6,9 @@
 //!
 //! Registers: the connection (one at a time, a new one per request) and the resolver's pipe (only
 //! while a host name is being resolved). Deadline: the try's timeout, the backoff and the flush
-//! bound, whichever is nearest. Reads `Spawned`, `Ready`, `ChildExited`.
+//! bound, whichever is nearest. Reads `Spawned`, `Ready` (`running`, with `ready_ms`), `Status`
+//! (`status_text` from then on), `Stop` (`crashed` at once, with its `reason` and code),
+//! `ChildExited` (`crashed`, unless a stop sent it already).
 
 pub mod netif;
 pub mod payload;
@@ -105,6 +107,8 @@ pub struct Hook {
     addrs: Option<Vec<SocketAddr>>,
     /// The current request's bytes (kept for the next address or try).
     request: Vec<u8>,
+    /// `ready_ms`, the stop's `reason`, the latest `status_text`.
+    extra: payload::Extra,
 }
 
 impl Hook {
@@ -154,6 +158,7 @@ impl Hook {
             pid: None,
             addrs: None,
             request: Vec::new(),
+            extra: payload::Extra::default(),
         })
     }
 
@@ -190,7 +195,7 @@ impl Hook {
         };
         self.phase_deadline = Some(Instant::now() + REQUEST_TIMEOUT);
         self.rearm(cx);
-        let body = payload::body(item.status, item.pid, &netif::interfaces());
+        let body = payload::body(item.status, item.pid, &netif::interfaces(), &self.extra);
         self.request = crate::http::put_json(&self.url, &body);
         debug!(
             "web hook {}: PUT {} (try {})",
@@ -411,8 +416,24 @@ impl Handler for Hook {
                 self.pid = Some(*pid);
                 self.send(cx, Status::Starting);
             }
-            Notice::Ready { .. } => self.send(cx, Status::Running),
-            Notice::ChildExited(exit) => self.send(cx, Status::Crashed(*exit)),
+            Notice::Ready { after } => {
+                self.extra.ready_ms = Some(u64::try_from(after.as_millis()).unwrap_or(u64::MAX));
+                self.send(cx, Status::Running);
+            }
+            Notice::Status(text) => self.extra.status_text = Some(text.clone()),
+            Notice::Stop { reason, code } if self.extra.reason.is_none() => {
+                // The child's own status after the teardown is not known yet; `crashed` goes now,
+                // with the code dock will exit with.
+                self.extra.reason = Some(reason.clone());
+                self.send(cx, Status::Crashed(crate::notice::ChildExit::exited(*code)));
+            }
+            Notice::ChildExited(exit) if self.extra.reason.is_none() => {
+                self.send(cx, Status::Crashed(*exit))
+            }
+            Notice::ChildExited(exit) => debug!(
+                "web hook: crashed was sent at the stop; the child then exited with status {}",
+                exit.code
+            ),
             _ => {}
         }
     }

@@ -1,6 +1,7 @@
 //! dock's HTTP/1.1 client, hand-written and small: one request per connection (`Connection: close`)
 //! over non-blocking TCP or rustls, driven by the loop ([`conn`]), names resolved off the loop
-//! ([`resolve`]), responses parsed sans-IO ([`response`]). The web hook uses it.
+//! ([`resolve`]), responses parsed sans-IO ([`response`]). The web hook (PUT) and `--ready-http`
+//! (GET) use it.
 //!
 //! Registers nothing itself; its users register the connections and resolver pipes it opens.
 
@@ -42,6 +43,24 @@ impl Url {
 /// IPv6 in brackets, RFC 9110 §7.2), User-Agent, Content-Type, Content-Length, Connection: close and,
 /// with userinfo in the URL, `Authorization: Basic` (RFC 7617), then `body`.
 pub fn put_json(url: &Url, body: &[u8]) -> Vec<u8> {
+    let fields = format!(
+        "Content-Type: application/json\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    let mut out = head("PUT", url, &fields).into_bytes();
+    out.extend_from_slice(body);
+    out
+}
+
+/// The request bytes of `GET <path> HTTP/1.1` (`--ready-http`): Host, User-Agent, `Accept: */*`,
+/// Connection: close and, with userinfo in the URL, `Authorization: Basic`; no body.
+pub fn get(url: &Url) -> Vec<u8> {
+    head("GET", url, "Accept: */*\r\n").into_bytes()
+}
+
+/// A request head: the request line, Host, User-Agent, `fields` (whole `Name: value\r\n` lines),
+/// Connection: close, the URL's `Authorization: Basic`, the empty line.
+fn head(method: &str, url: &Url, fields: &str) -> String {
     let host = if url.host.contains(':') {
         format!("[{}]", url.host)
     } else {
@@ -54,11 +73,9 @@ pub fn put_json(url: &Url, body: &[u8]) -> Vec<u8> {
         format!("{host}:{}", url.port)
     };
     let mut head = format!(
-        "PUT {} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: dock/{}\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
+        "{method} {} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: dock/{}\r\n{fields}Connection: close\r\n",
         url.path,
         env!("CARGO_PKG_VERSION"),
-        body.len()
     );
     if let Some(auth) = &url.basic_auth {
         head.push_str("Authorization: Basic ");
@@ -66,9 +83,7 @@ pub fn put_json(url: &Url, body: &[u8]) -> Vec<u8> {
         head.push_str("\r\n");
     }
     head.push_str("\r\n");
-    let mut out = head.into_bytes();
-    out.extend_from_slice(body);
-    out
+    head
 }
 
 #[cfg(test)]
@@ -98,5 +113,18 @@ mod tests {
         assert_eq!(host("http://10.0.0.1:80"), "Host: 10.0.0.1");
         let r = put_json(&parse_hook_url("http://h").unwrap(), b"");
         assert!(r.starts_with(b"PUT / HTTP/1.1\r\n"));
+        let g = String::from_utf8(get(&parse_hook_url(
+            "https://u:p@[::1]:8443/healthz?full=1",
+        )
+        .unwrap()))
+        .unwrap();
+        assert_eq!(
+            g,
+            format!(
+                "GET /healthz?full=1 HTTP/1.1\r\nHost: [::1]:8443\r\nUser-Agent: dock/{}\r\n\
+                 Accept: */*\r\nConnection: close\r\nAuthorization: Basic dTpw\r\n\r\n",
+                env!("CARGO_PKG_VERSION")
+            )
+        );
     }
 }

@@ -6,7 +6,7 @@
 //!
 //! Registers nothing: the netlink socket is not registered, each probe is a bounded, non-blocking
 //! request/reply on it (see [`probe`]). Deadline: the next poll. Reads `Spawned` (polling starts),
-//! `ChildExited` (polling stops); posts `Condition(Port)`.
+//! `ChildExited` and `Stop` (polling stops); posts `Condition(Port)`.
 //!
 //! Submodules: [`diag`] (the pure wire format: request and reply parser), [`probe`] (the socket),
 //! [`crate::procfs`] (inode → pid among dock's descendants).
@@ -240,7 +240,7 @@ impl Handler for Readiness {
     fn on_notice(&mut self, cx: &mut Ctx<'_>, notice: &Notice) {
         match notice {
             Notice::Spawned { at, .. } => self.begin(cx, *at),
-            Notice::ChildExited(_) => self.stop(cx),
+            Notice::ChildExited(_) | Notice::Stop { .. } => self.stop(cx),
             _ => {}
         }
     }

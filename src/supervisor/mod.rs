@@ -6,7 +6,8 @@
 //! Pure cores: [`teardown`] (the phases), [`storm`] (exit-storm batching); [`tree`] signals the rest.
 //!
 //! Registers: the main child's pidfd (signal-backed: SIGCHLD comes with it). Deadlines: the teardown
-//! timer, the storm window. Posts `Spawned` (at start) and `ChildExited`; reads `Reap`.
+//! timer, the storm window. Posts `Spawned` (at start) and `ChildExited`; reads `Reap` and `Stop`
+//! (teardown while the main child runs; dock then exits with the stop's code).
 
 pub mod env;
 pub mod storm;
@@ -98,6 +99,8 @@ pub struct Supervisor {
     teardown: Teardown,
     storm: Storm,
     exit: Option<ChildExit>,
+    /// A `Stop` was carried out: dock exits with this code, whatever the main child's status.
+    stopped: Option<i32>,
     tree: Tree,
     started: Instant,
     flush_within: Duration,
@@ -142,6 +145,7 @@ impl Supervisor {
             teardown: Teardown::new(cfg.grace),
             storm: Storm::default(),
             exit: None,
+            stopped: None,
             tree: Tree::detect(child.pid),
             started: Instant::now(),
             flush_within: cfg.flush_within(),
@@ -254,8 +258,25 @@ impl Supervisor {
         cx.disarm(STORM);
         cx.hold_signal(libc::SIGCHLD, false);
         // Every process is gone; output and the `crashed` delivery get at most a grace period.
-        let exit = self.exit.unwrap_or(ChildExit::exited(0));
-        cx.exit(exit, self.flush_within);
+        cx.exit(self.exit_status(), self.flush_within);
+    }
+
+    /// What dock exits with: a stop's code, else the main child's status.
+    fn exit_status(&self) -> ChildExit {
+        match self.stopped {
+            Some(code) => ChildExit::exited(code),
+            None => self.exit.unwrap_or(ChildExit::exited(0)),
+        }
+    }
+
+    /// `Notice::Stop` while the main child runs: teardown starts now, with SIGTERM to it too.
+    fn stop(&mut self, cx: &mut Ctx<'_>, reason: &str, code: i32) {
+        if self.exit.is_some() || self.stopped.is_some() {
+            return;
+        }
+        debug!("stopping pid {} and the rest: {reason}", self.pid);
+        self.stopped = Some(code);
+        self.apply(cx, Input::Stop);
     }
 
     /// After a pass outside a storm window: start a storm if the exits came as one.
@@ -289,9 +310,13 @@ impl Handler for Supervisor {
     }
 
     fn on_notice(&mut self, cx: &mut Ctx<'_>, notice: &Notice) {
-        if *notice == Notice::Reap && self.storm.on_sigchld() {
-            let n = self.reap(cx);
-            self.after_pass(cx, n);
+        match notice {
+            Notice::Reap if self.storm.on_sigchld() => {
+                let n = self.reap(cx);
+                self.after_pass(cx, n);
+            }
+            Notice::Stop { reason, code } => self.stop(cx, reason, *code),
+            _ => {}
         }
     }
 
@@ -322,10 +347,7 @@ impl Handler for Supervisor {
 
     fn finish(&mut self, _deadline: Instant) {
         spawn::restore_foreground(self.pid);
-        debug!(
-            "exiting with status {}",
-            self.exit.unwrap_or(ChildExit::exited(0)).code
-        );
+        debug!("exiting with status {}", self.exit_status().code);
     }
 }
 

@@ -4,7 +4,10 @@
 //! `Running` (main child alive) → `Draining` (main child reaped: SIGTERM to every remaining process,
 //! waiting up to the grace period) → `Killed` (grace period over: SIGKILL, again every
 //! [`KILL_RECHECK`], waiting up to [`KILL_BOUND`]) → `Done` (nothing left, nothing reachable, or the
-//! bound passed). Only the main child's death leaves `Running`; an orphan's death is just reaped.
+//! bound passed). Only the main child's death, or a stop asked for while it runs ([`Input::Stop`]:
+//! `--ready-timeout`), leaves `Running`; an orphan's death is just reaped. A stop sends SIGTERM to
+//! the main child and the rest at once and starts the grace period; the main child's death during it
+//! changes nothing (the rest got its SIGTERM already).
 //!
 //! Registers nothing.
 
@@ -24,7 +27,8 @@ pub const KILL_RECHECK: Duration = Duration::from_millis(20);
 pub enum Phase {
     /// The main child runs.
     Running,
-    /// The main child exited; SIGTERM goes (or went) to the rest; waiting up to the grace period.
+    /// The main child exited (or a stop was asked for); SIGTERM goes (or went) to the rest; waiting
+    /// up to the grace period.
     Draining,
     /// SIGKILL sent to the rest at `since`, and again every [`KILL_RECHECK`].
     Killed {
@@ -40,6 +44,8 @@ pub enum Phase {
 pub enum Input {
     /// The main child was reaped (during a pass).
     MainExited,
+    /// Stop everything although the main child runs (`Notice::Stop`).
+    Stop,
     /// A reaping pass ended: `waitpid` said 0 (`children_left`) or ECHILD (none at all).
     PassEnded {
         /// Children remain, none has exited.
@@ -122,6 +128,11 @@ impl Teardown {
                 self.phase = Phase::Draining;
                 self.term_due = true;
                 vec![]
+            }
+            // The main child is among the processes signalled; its reaping later is just a pass.
+            (Phase::Running, Input::Stop) => {
+                self.phase = Phase::Draining;
+                vec![Signal(libc::SIGTERM)]
             }
             (
                 _,
@@ -284,6 +295,59 @@ mod tests {
                 vec![Finished(End::Unreachable)],
                 Phase::Done,
             ),
+        ]);
+    }
+
+    #[test]
+    fn a_stop_signals_everything_at_once_and_the_main_childs_death_changes_nothing() {
+        let t0 = Instant::now();
+        let at = |ms| t0 + Duration::from_millis(ms);
+        table(&[
+            // Orphans reaped before: still running.
+            (ended(true), vec![], Phase::Running),
+            (Input::Stop, vec![Signal(libc::SIGTERM)], Phase::Draining),
+            (signalled(true, t0), vec![Arm(GRACE)], Phase::Draining),
+            // A second stop, the main child's death and the pass after it: no second SIGTERM, the
+            // grace period runs on.
+            (Input::Stop, vec![], Phase::Draining),
+            (Input::MainExited, vec![], Phase::Draining),
+            (ended(true), vec![], Phase::Draining),
+            (
+                Input::Deadline(at(5000)),
+                vec![Signal(libc::SIGKILL)],
+                Phase::Killed { since: at(5000) },
+            ),
+            (
+                signalled(true, at(5000)),
+                vec![Arm(KILL_RECHECK)],
+                Phase::Killed { since: at(5000) },
+            ),
+            (
+                ended(false),
+                vec![Disarm, Finished(End::NoneLeft)],
+                Phase::Done,
+            ),
+        ]);
+    }
+
+    #[test]
+    fn a_stop_whose_processes_all_end_in_the_grace_period_disarms_and_ends() {
+        let t0 = Instant::now();
+        table(&[
+            (Input::Stop, vec![Signal(libc::SIGTERM)], Phase::Draining),
+            (signalled(true, t0), vec![Arm(GRACE)], Phase::Draining),
+            (Input::MainExited, vec![], Phase::Draining),
+            (
+                ended(false),
+                vec![Disarm, Finished(End::NoneLeft)],
+                Phase::Done,
+            ),
+        ]);
+        // After the main child's own death a stop is too late: nothing happens.
+        table(&[
+            (Input::MainExited, vec![], Phase::Draining),
+            (Input::Stop, vec![], Phase::Draining),
+            (ended(true), vec![Signal(libc::SIGTERM)], Phase::Draining),
         ]);
     }
 

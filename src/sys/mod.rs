@@ -50,6 +50,39 @@ pub(crate) fn raise_in_thread(sig: i32) -> io::Result<()> {
     Ok(())
 }
 
+/// Closes fds the kernel installed in dock along with a received message (`SCM_RIGHTS`, unix(7)),
+/// which dock does not keep: a sd_notify sender may pass some (`FDSTORE=1`, `BARRIER=1`).
+pub fn close_received(fds: &[std::os::fd::RawFd]) {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    for &fd in fds {
+        // SAFETY: recvmsg just installed `fd` in dock's fd table for this message; nothing else
+        // knows of it, so owning it (and closing it on drop) is sound.
+        drop(unsafe { OwnedFd::from_raw_fd(fd) });
+    }
+}
+
+/// Whether fd `fd` is open in dock: `Some(cloexec)` with its close-on-exec flag, `None` when it is
+/// not open (`fcntl(F_GETFD)`, fcntl(2)).
+pub fn fd_cloexec(fd: std::os::fd::RawFd) -> Option<bool> {
+    // SAFETY: F_GETFD takes an integer and touches no memory of ours; a closed fd is EBADF.
+    let r = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+    (r != -1).then_some(r & libc::FD_CLOEXEC != 0)
+}
+
+/// dock's soft `RLIMIT_NOFILE` (getrlimit(2)): fd numbers from it on cannot be opened or dup'd to;
+/// `u64::MAX` for no limit (or if it cannot be read, which getrlimit only does on a bad resource).
+pub fn open_file_limit() -> u64 {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one `struct rlimit` into `lim`, a live local.
+    match unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } {
+        0 if lim.rlim_cur != libc::RLIM_INFINITY => lim.rlim_cur,
+        _ => u64::MAX,
+    }
+}
+
 /// How a reaped child ended, decoded from the raw wait status (wait(2) macros).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reaped {

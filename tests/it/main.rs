@@ -11,6 +11,7 @@ mod io;
 #[cfg(feature = "tls")]
 mod pki;
 mod ports;
+mod ready;
 mod rotate;
 mod runc;
 mod util;
