@@ -413,6 +413,31 @@ fn a_server_without_a_common_key_exchange_is_refused_with_one_line_naming_the_ur
     assert!(server.join().unwrap().is_err());
 }
 
+/// Issue 16, item 10: a self-signed CA certificate presented as the server's own (even with that CA
+/// given as --ca-file) gets a line that says what it is and what to do, not rustls' `Other(...)`.
+#[cfg(feature = "tls")]
+#[test]
+fn a_ca_certificate_as_the_servers_own_is_explained() {
+    let dir = TempDir::new("io-ca-leaf");
+    let certs = crate::pki::make(&dir);
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("tls://127.0.0.1:{}", l.local_addr().unwrap().port());
+    let ca = certs.ca.clone();
+    let ca_as_leaf = crate::pki::TestPki {
+        server: certs.server_ca_as_leaf.clone(),
+        ..certs
+    };
+    let server = tls_serve_one(l, &ca_as_leaf, b"x\n");
+    let stderr = refused_before_start(&dir, &url, &["--ca-file", &ca]);
+    assert!(
+        stderr.contains("the server's certificate is a CA certificate")
+            && stderr.contains("--insecure"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("OtherError"), "{stderr}");
+    assert!(server.join().unwrap().is_err());
+}
+
 #[test]
 fn bad_values_exit_2_with_one_line_and_start_nothing() {
     let dir = TempDir::new("io-bad");
