@@ -133,8 +133,10 @@ impl PtyRelay {
         }
     }
 
-    /// An event on one of the relay's fds: the peer's read side closing (`closed`) is looked at
-    /// first, however much input still waits before it; then bytes move as [`PtyRelay::run`].
+    /// An event on one of the relay's fds: a closed side of the peer's socket (`closed`:
+    /// EPOLLRDHUP, EPOLLHUP, EPOLLERR) is looked at first, however much input still waits before it,
+    /// and a hang-up ends the session at once; then bytes move as [`PtyRelay::run`]. A half-close
+    /// needs nothing here: the input before it is still read, and its end is the read's EOF.
     pub fn on_event(
         &mut self,
         cx: Option<&mut Ctx<'_>>,
@@ -143,35 +145,28 @@ impl PtyRelay {
     ) {
         // Also after the end of the input: a closed TCP peer answers the next output with a reset.
         if ev.closed && Some(ev.token) == self.peer_token {
-            if let Err(gone) = self.peer_closed() {
+            if let Err(gone) = self.peer_gone() {
                 return self.hang_up(cx, gone);
             }
         }
         self.run(cx, scratch);
     }
 
-    /// The peer's read side is closed (EOF or EPOLLRDHUP): `Err` when the whole connection is gone
-    /// (POLLHUP or POLLERR), else the input has ended (a half-close).
-    fn peer_closed(&mut self) -> Result<(), Option<io::Error>> {
+    /// Whether the whole connection is gone, not just the peer's sending side: `Err` on POLLHUP or
+    /// POLLERR (poll(2): both directions shut down, a reset, an error).
+    fn peer_gone(&self) -> Result<(), Option<io::Error>> {
         use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
         let Some(peer) = &self.peer else {
             return Ok(());
         };
         let mut fds = [PollFd::new(peer.fd(), PollFlags::POLLOUT)];
-        let gone = match poll(&mut fds, PollTimeout::ZERO) {
-            Ok(_) => fds[0]
-                .revents()
-                .is_some_and(|r| r.intersects(PollFlags::POLLHUP | PollFlags::POLLERR)),
-            Err(e) => return Err(Some(e.into())),
-        };
-        if gone {
-            return Err(None);
+        match poll(&mut fds, PollTimeout::ZERO) {
+            Ok(_) => match fds[0].revents() {
+                Some(r) if r.intersects(PollFlags::POLLHUP | PollFlags::POLLERR) => Err(None),
+                _ => Ok(()),
+            },
+            Err(e) => Err(Some(e.into())),
         }
-        if !self.input_ended {
-            crate::debug!("--io peer closed its side: end of input, the child gets end-of-file");
-        }
-        self.input_ended = true;
-        Ok(())
     }
 
     /// Registers the master and the peer under `key`.
@@ -234,7 +229,12 @@ impl PtyRelay {
         if let (Some(peer), true) = (&mut self.peer, reading) {
             match peer.read(scratch) {
                 Ok(0) => {
-                    self.peer_closed()?;
+                    // Every byte before the peer's FIN is read: a half-close, unless it is gone.
+                    self.peer_gone()?;
+                    crate::debug!(
+                        "--io peer closed its side: end of input, the child gets end-of-file"
+                    );
+                    self.input_ended = true;
                     progress = true;
                 }
                 Ok(n) => {

@@ -172,3 +172,36 @@ fn a_close_is_seen_while_input_waits() {
 }
 
 const CHUNK_FOR_TEST: usize = 4096;
+
+/// A half-close behind much input (more than the pty and a chunk hold) loses none of it: the child
+/// reads every byte, then end-of-file.
+#[test]
+fn a_half_close_behind_pending_input_loses_none_of_it() {
+    let (master, slave) = open().unwrap();
+    let (ours, mut theirs) = UnixStream::pair().unwrap();
+    ours.set_nonblocking(true).unwrap();
+    let relay = PtyRelay::new(master, Peer::Unix(ours), None);
+    let mut lp = Loop::new().unwrap();
+    let (relay, _) = lp.add_shared(Alone(relay, vec![0u8; CHUNK_FOR_TEST]));
+    lp.start();
+    let pid = spawn_on(slave, &["wc", "-c"]);
+    let mut writer = theirs.try_clone().unwrap();
+    let feed = std::thread::spawn(move || {
+        let mut line = [b'x'; 1024];
+        line[1023] = b'\n';
+        for _ in 0..200 {
+            writer.write_all(&line).unwrap();
+        }
+        writer.shutdown(std::net::Shutdown::Write).unwrap();
+    });
+    assert!(lp.turn_until(LONG, || relay.borrow().0.drained()));
+    feed.join().unwrap();
+    assert_eq!(
+        wait(pid),
+        nix::sys::wait::WaitStatus::Exited(nix::unistd::Pid::from_raw(pid), 0)
+    );
+    drop((relay, lp));
+    let mut got = Vec::new();
+    theirs.read_to_end(&mut got).unwrap();
+    assert_eq!(String::from_utf8_lossy(&got).trim(), "204800");
+}
