@@ -5,7 +5,7 @@
 
 use std::ffi::OsString;
 
-use super::{value, values, UsageError};
+use super::{shown, value, values, UsageError};
 
 /// The first option value in `argv` (program name first; up to the command) that its flag's parser
 /// refuses, as [`validate`] would report it. Only consulted when clap refused the command line.
@@ -22,6 +22,7 @@ pub(super) fn first_bad_value(argv: &[OsString], unknown: Option<&str>) -> Optio
             return None;
         }
         if let (true, Some((flag, raw))) = (unknown == Some(w), after) {
+            let raw = shown(raw);
             return Some(UsageError::Clap(format!(
                 "unexpected argument '{w}' found after {flag} '{raw}': was the value of {flag} \
                  forgotten?"

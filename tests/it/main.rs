@@ -14,6 +14,7 @@
 
 mod core;
 mod hook;
+mod input;
 mod io;
 #[cfg(feature = "tls")]
 mod pki;
