@@ -171,13 +171,11 @@ where
                     let text = e.render().to_string();
                     let first = text.lines().next().unwrap_or("invalid usage");
                     let first = first.strip_prefix("error: ").unwrap_or(first);
-                    // A misspelled flag: clap's suggestion, on the same line.
-                    let tip = match e.get(clap::error::ContextKind::SuggestedArg) {
-                        Some(clap::error::ContextValue::String(s)) => {
-                            format!("; did you mean '{s}'?")
-                        }
-                        _ => String::new(),
-                    };
+                    // A misspelled flag: the flag it resembles, on the same line.
+                    let tip = unknown
+                        .and_then(hint::similar_flag)
+                        .map(|s| format!("; did you mean '{s}'?"))
+                        .unwrap_or_default();
                     Err(UsageError::Clap(format!("{first}{tip}")))
                 }
             };

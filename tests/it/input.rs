@@ -83,6 +83,19 @@ fn every_bad_input_is_one_line_naming_what_the_user_set() {
     }
 }
 
+/// A value that is not UTF-8 in a `DOCK_*` variable is named by the variable too.
+#[test]
+fn a_variable_that_is_not_utf8_is_named() {
+    let mut c = util::command(Mode::Subreaper, &["true"]);
+    c.env("DOCK_BIND_PORT", OsString::from_vec(b"80\xff".to_vec()));
+    let f = Running::from_command(Mode::Subreaper, c).finish();
+    assert_eq!(f.code, 2, "{}", f.stderr);
+    assert_eq!(
+        f.stderr,
+        "dock: DOCK_BIND_PORT: the value is not valid UTF-8\n"
+    );
+}
+
 #[test]
 fn an_empty_command_and_a_directory_get_clear_lines() {
     let f = util::run(Mode::Subreaper, &[""]);
