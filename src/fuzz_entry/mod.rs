@@ -39,7 +39,8 @@ pub const TARGETS: &[(&str, Target)] = &[
 ];
 
 /// Every `--flag VALUE` parser of `cli::values` on the input as text (non-UTF-8 input is skipped:
-/// argv reaches the parsers only after a UTF-8 check). Checks the shape of what parses, too.
+/// argv reaches the parsers only after a UTF-8 check). Checks the shape of what parses, too, and
+/// the masking of URL secrets in messages (`log::redact`, `log::mask`).
 pub fn cli_values(data: &[u8]) {
     let Ok(s) = std::str::from_utf8(data) else {
         return;
@@ -64,6 +65,16 @@ pub fn cli_values(data: &[u8]) {
         assert!(!d.is_zero(), "zero rotation period from {s:?}");
     }
     let _ = values::parse_grace(s);
+    // Masking URL secrets in any text (every message goes through it): idempotent, and what it
+    // masks of a value is gone from it.
+    let once = crate::log::redact(s).into_owned();
+    assert_eq!(crate::log::redact(&once), once, "redact not idempotent on {s:?}");
+    let secrets = crate::log::url_secrets(s);
+    let masked = crate::log::mask(s, &secrets);
+    // (A secret with the mask's own `*` in it can be formed again by the mask next to it.)
+    for secret in secrets.iter().filter(|x| !x.contains('*')) {
+        assert!(!masked.contains(secret), "{secret:?} left in {masked:?}");
+    }
     if let Ok(n) = values::parse_keep(s) {
         assert!(n >= 1, "--log-keep 0 from {s:?}");
     }
