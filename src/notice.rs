@@ -10,7 +10,7 @@
 //! | `Condition`           | ports (a readiness source) | readiness gate                       |
 //! | `Ready`               | readiness gate       | hook                                       |
 //! | `WindowSize`          | signals (SIGWINCH)   | io (the pty)                               |
-//! | `HangUp`              | io (the peer closed) | nobody yet: the kernel hangs the session up |
+//! | `HangUp`              | io (the peer hung up) | nobody yet: the kernel hangs the session up |
 //!
 //! Registers nothing.
 
@@ -40,7 +40,8 @@ pub enum Notice {
     },
     /// dock's terminal changed size (SIGWINCH) and the child has a pty to resize.
     WindowSize,
-    /// The `--io` peer closed the connection: the child's terminal hung up.
+    /// The `--io` peer hung up (closed the connection, not just its sending side): the child's
+    /// terminal hung up.
     HangUp,
 }
 

@@ -8,8 +8,9 @@ pub mod conn;
 pub mod resolve;
 pub mod response;
 
-/// An `http[s]://[user[:pass]@]host[:port][/path][?query]` URL, parsed (by the command line).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An `http[s]://[user[:pass]@]host[:port][/path][?query]` URL, parsed (by the command line). Its
+/// `Debug` hides the credentials and the query, as [`Url::label`] does.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Url {
     /// `https`.
     pub tls: bool,
@@ -26,7 +27,8 @@ pub struct Url {
 }
 
 impl Url {
-    /// `scheme://host:port/path` for log lines: without userinfo, so no password is logged.
+    /// `scheme://host:port/path` for messages: without the userinfo, and the query shown as `?***`,
+    /// so no password or token is logged (both are credentials often enough: `?token=...`).
     pub fn label(&self) -> String {
         let scheme = if self.tls { "https" } else { "http" };
         let host = if self.host.contains(':') {
@@ -34,14 +36,35 @@ impl Url {
         } else {
             self.host.clone()
         };
-        format!("{scheme}://{host}:{}{}", self.port, self.path)
+        let path = match self.path.split_once('?') {
+            Some((path, _)) => format!("{path}?{}", crate::log::MASK),
+            None => self.path.clone(),
+        };
+        format!("{scheme}://{host}:{}{path}", self.port)
     }
 }
 
+impl std::fmt::Debug for Url {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Url")
+            .field("label", &self.label())
+            .field(
+                "basic_auth",
+                &self.basic_auth.as_ref().map(|_| crate::log::MASK),
+            )
+            .finish()
+    }
+}
+
+/// The header carrying a signed hook's HMAC (`hook::sign`), named after GitHub's
+/// `X-Hub-Signature-256`.
+pub const SIGNATURE_HEADER: &str = "X-Dock-Signature-256";
+
 /// The request bytes: `PUT <path> HTTP/1.1` with Host (port only when not the scheme's default,
-/// IPv6 in brackets, RFC 9110 §7.2), User-Agent, Content-Type, Content-Length, Connection: close and,
-/// with userinfo in the URL, `Authorization: Basic` (RFC 7617), then `body`.
-pub fn put_json(url: &Url, body: &[u8]) -> Vec<u8> {
+/// IPv6 in brackets, RFC 9110 §7.2), User-Agent, Content-Type, Content-Length, Connection: close,
+/// with userinfo in the URL `Authorization: Basic` (RFC 7617), with a `signature` its
+/// `X-Dock-Signature-256` header (`hook::sign`), then `body`.
+pub fn put_json(url: &Url, body: &[u8], signature: Option<&str>) -> Vec<u8> {
     let host = if url.host.contains(':') {
         format!("[{}]", url.host)
     } else {
@@ -65,6 +88,12 @@ pub fn put_json(url: &Url, body: &[u8]) -> Vec<u8> {
         head.push_str(auth);
         head.push_str("\r\n");
     }
+    if let Some(sig) = signature {
+        head.push_str(SIGNATURE_HEADER);
+        head.push_str(": ");
+        head.push_str(sig);
+        head.push_str("\r\n");
+    }
     head.push_str("\r\n");
     let mut out = head.into_bytes();
     out.extend_from_slice(body);
@@ -79,16 +108,16 @@ mod tests {
     #[test]
     fn request_bytes() {
         let u = parse_hook_url("http://alice:s%20cret@example.com/hook?x=1").unwrap();
-        let got = String::from_utf8(put_json(&u, b"{}")).unwrap();
+        let got = String::from_utf8(put_json(&u, b"{}", Some("sha256=00"))).unwrap();
         let want = format!(
             "PUT /hook?x=1 HTTP/1.1\r\nHost: example.com\r\nUser-Agent: dock/{}\r\n\
              Content-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\
-             Authorization: Basic YWxpY2U6cyBjcmV0\r\n\r\n{{}}",
+             Authorization: Basic YWxpY2U6cyBjcmV0\r\nX-Dock-Signature-256: sha256=00\r\n\r\n{{}}",
             env!("CARGO_PKG_VERSION")
         );
         assert_eq!(got, want);
         let host = |s: &str| {
-            let r = String::from_utf8(put_json(&parse_hook_url(s).unwrap(), b"")).unwrap();
+            let r = String::from_utf8(put_json(&parse_hook_url(s).unwrap(), b"", None)).unwrap();
             r.lines().nth(1).unwrap().to_string()
         };
         assert_eq!(host("http://[::1]:8080/"), "Host: [::1]:8080");
@@ -96,7 +125,23 @@ mod tests {
         assert_eq!(host("https://h:80"), "Host: h:80");
         assert_eq!(host("http://h:443"), "Host: h:443");
         assert_eq!(host("http://10.0.0.1:80"), "Host: 10.0.0.1");
-        let r = put_json(&parse_hook_url("http://h").unwrap(), b"");
+        let r = put_json(&parse_hook_url("http://h").unwrap(), b"", None);
         assert!(r.starts_with(b"PUT / HTTP/1.1\r\n"));
+    }
+
+    #[test]
+    fn labels_and_debug_show_no_secret() {
+        let u = parse_hook_url("https://alice:pw@[::1]:8443/hook?token=abc#f").unwrap();
+        assert_eq!(u.label(), "https://[::1]:8443/hook?***");
+        let debug = format!("{u:?}");
+        assert!(
+            !debug.contains("alice") && !debug.contains("abc"),
+            "{debug}"
+        );
+        assert!(!debug.contains(u.basic_auth.as_deref().unwrap()), "{debug}");
+        assert_eq!(
+            parse_hook_url("http://h/x").unwrap().label(),
+            "http://h:80/x"
+        );
     }
 }
