@@ -6,6 +6,8 @@
 //! after. The writes never block: they go to dock's own non-blocking copy of fd 2 ([`OutFd`], as the
 //! relay uses), and a line that does not fit in a full pipe is dropped and counted rather than stall
 //! signal forwarding and reaping behind a reader that stopped reading. Depends on nothing but `sys`.
+//!
+//! No line shows a URL's credentials or query: every line goes through [`redact`] on its way out.
 
 use std::fmt;
 use std::io::Write;
@@ -14,6 +16,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 use crate::sys::out::OutFd;
+
+mod redact;
+pub use redact::{mask, redact, url_secrets, MASK};
 
 static DEBUG: AtomicBool = AtomicBool::new(false);
 
@@ -44,7 +49,8 @@ pub fn emit(args: fmt::Arguments<'_>) {
             "dock[{pid}]: {dropped} log line(s) dropped: stderr was full\n"
         ));
     }
-    line.push_str(&format!("dock[{pid}]: {args}\n"));
+    let text = args.to_string();
+    line.push_str(&format!("dock[{pid}]: {}\n", redact(&text)));
     let out = STDERR.get_or_init(|| Mutex::new(OutFd::new(std::io::stderr().as_fd()).ok()));
     let Ok(mut guard) = out.lock() else {
         return;

@@ -12,7 +12,7 @@
 //! | `Status`              | ready::notify (`STATUS=`) | hook                                  |
 //! | `Stop`                | readiness gate (`--ready-timeout`) | supervisor, readiness sources, ready file, hook |
 //! | `WindowSize`          | signals (SIGWINCH)   | io (the pty)                               |
-//! | `HangUp`              | io (the peer closed) | nobody yet: the kernel hangs the session up |
+//! | `HangUp`              | io (the peer hung up) | nobody yet: the kernel hangs the session up |
 //!
 //! Registers nothing.
 
@@ -55,7 +55,8 @@ pub enum Notice {
     },
     /// dock's terminal changed size (SIGWINCH) and the child has a pty to resize.
     WindowSize,
-    /// The `--io` peer closed the connection: the child's terminal hung up.
+    /// The `--io` peer hung up (closed the connection, not just its sending side): the child's
+    /// terminal hung up.
     HangUp,
 }
 

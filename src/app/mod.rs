@@ -29,7 +29,9 @@ pub use error::{exit_code, Error, Outcome};
 pub fn main() -> ExitCode {
     let result = run_argv(std::env::args_os());
     if let Err(e) = &result {
-        let _ = writeln!(std::io::stderr(), "dock: {}", crate::log::chain(e));
+        // Whatever the error quotes (a URL's userinfo or query included), no secret is shown.
+        let text = crate::log::chain(e);
+        let _ = writeln!(std::io::stderr(), "dock: {}", crate::log::redact(&text));
     }
     ExitCode::from(exit_code(&result))
 }
@@ -62,6 +64,9 @@ pub fn run_argv(argv: impl IntoIterator<Item = OsString>) -> Result<Outcome, Err
 /// Anything that fails before the child runs ([`exit_code`] maps it: 2, or 126/127 for exec).
 pub fn run(config: Config, mask: OrigMask) -> Result<ChildExit, Error> {
     crate::log::set_debug(config.debug);
+    for w in &config.warnings {
+        crate::warn!("{w}");
+    }
     if std::process::id() != 1 {
         // Orphans of the child re-parent to the nearest subreaper: us, so they are reaped and torn
         // down (prctl(2) PR_SET_CHILD_SUBREAPER).

@@ -9,6 +9,8 @@ use std::path::PathBuf;
 use clap::builder::FalseyValueParser;
 use clap::{ArgAction, Parser};
 
+use super::origin::Sources;
+
 /// `--log-keep` when not given (archives).
 const DEFAULT_LOG_KEEP: &str = "5";
 /// `--grace-period` when not given (seconds).
@@ -35,62 +37,37 @@ pub struct Args {
           value_parser = clap::value_parser!(OsString))]
     pub io: Option<OsString>,
     /// PUT a JSON status (starting, running, crashed) to this http:// or https:// URL
-    #[arg(
-        long,
-        env = "DOCK_WEB_HOOK",
-        value_name = "URL",
-        allow_hyphen_values = true
-    )]
-    pub web_hook: Option<String>,
+    #[arg(long, env = "DOCK_WEB_HOOK", value_name = "URL", allow_hyphen_values = true,
+          value_parser = clap::value_parser!(OsString))]
+    pub web_hook: Option<OsString>,
     /// The child is running only once this TCP port is listening (1-65535)
-    #[arg(
-        long,
-        env = "DOCK_BIND_PORT",
-        value_name = "PORT",
-        allow_hyphen_values = true
-    )]
-    pub bind_port: Option<String>,
+    #[arg(long, env = "DOCK_BIND_PORT", value_name = "PORT", allow_hyphen_values = true,
+          value_parser = clap::value_parser!(OsString))]
+    pub bind_port: Option<OsString>,
     /// ... and only if the listener is dock or one of its descendants
     #[arg(long, env = "DOCK_STRICT_PORT_BINDING", action = ArgAction::SetTrue,
           value_parser = FalseyValueParser::new())]
     pub strict_port_binding: bool,
     /// Rotate the --io file every HOURS, or every 30s, 90m, 12h, 7d
-    #[arg(
-        long,
-        env = "DOCK_LOG_ROTATE",
-        value_name = "PERIOD",
-        allow_hyphen_values = true
-    )]
-    pub log_rotate: Option<String>,
+    #[arg(long, env = "DOCK_LOG_ROTATE", value_name = "PERIOD", allow_hyphen_values = true,
+          value_parser = clap::value_parser!(OsString))]
+    pub log_rotate: Option<OsString>,
     /// Rotated archives to keep (the newest N)
-    #[arg(
-        long,
-        env = "DOCK_LOG_KEEP",
-        value_name = "N",
-        default_value = DEFAULT_LOG_KEEP,
-        allow_hyphen_values = true
-    )]
-    pub log_keep: String,
+    #[arg(long, env = "DOCK_LOG_KEEP", value_name = "N", default_value = DEFAULT_LOG_KEEP,
+          allow_hyphen_values = true, value_parser = clap::value_parser!(OsString))]
+    pub log_keep: OsString,
     /// Prefix every output line with P, in bold COLOR (white green blue magenta yellow cyan red)
-    #[arg(
-        long,
-        env = "DOCK_STDOUT_PREFIX",
-        value_name = "P[:COLOR]",
-        allow_hyphen_values = true
-    )]
-    pub stdout_prefix: Option<String>,
+    #[arg(long, env = "DOCK_STDOUT_PREFIX", value_name = "P[:COLOR]", allow_hyphen_values = true,
+          value_parser = clap::value_parser!(OsString))]
+    pub stdout_prefix: Option<OsString>,
     /// Send SIGKILL for a stop signal (INT, TERM, QUIT) the child ignores, or keeps blocked 100 ms
     #[arg(long, env = "DOCK_THUG", action = ArgAction::SetTrue, value_parser = FalseyValueParser::new())]
     pub thug: bool,
     /// Seconds between SIGTERM and SIGKILL during teardown
-    #[arg(
-        long,
-        env = "DOCK_GRACE_PERIOD",
-        value_name = "SECS",
-        default_value = DEFAULT_GRACE_PERIOD,
-        allow_hyphen_values = true
-    )]
-    pub grace_period: String,
+    #[arg(long, env = "DOCK_GRACE_PERIOD", value_name = "SECS",
+          default_value = DEFAULT_GRACE_PERIOD, allow_hyphen_values = true,
+          value_parser = clap::value_parser!(OsString))]
+    pub grace_period: OsString,
     /// Forward signals to the child's whole process group
     #[arg(short = 'g', long, env = "DOCK_PROCESS_GROUP", action = ArgAction::SetTrue,
           value_parser = FalseyValueParser::new())]
@@ -98,32 +75,21 @@ pub struct Args {
     /// NOTIFY_SOCKET for the child (sd_notify): READY=1 readies it, STATUS= goes to the hook. Bare: an
     /// abstract socket dock names; =/path or =@name to choose
     #[arg(long, env = "DOCK_READY_NOTIFY", value_name = "ADDR", num_args = 0..=1,
-          require_equals = true, default_missing_value = "1", allow_hyphen_values = true)]
-    pub ready_notify: Option<String>,
+          require_equals = true, default_missing_value = "1", allow_hyphen_values = true,
+          value_parser = clap::value_parser!(OsString))]
+    pub ready_notify: Option<OsString>,
     /// The child gets a pipe's write end as fd N (3 or more); a newline on it readies the child
-    #[arg(
-        long,
-        env = "DOCK_READY_FD",
-        value_name = "N",
-        allow_hyphen_values = true
-    )]
-    pub ready_fd: Option<String>,
+    #[arg(long, env = "DOCK_READY_FD", value_name = "N", allow_hyphen_values = true,
+          value_parser = clap::value_parser!(OsString))]
+    pub ready_fd: Option<OsString>,
     /// GET this http:// or https:// URL until a 2xx readies the child
-    #[arg(
-        long,
-        env = "DOCK_READY_HTTP",
-        value_name = "URL",
-        allow_hyphen_values = true
-    )]
-    pub ready_http: Option<String>,
+    #[arg(long, env = "DOCK_READY_HTTP", value_name = "URL", allow_hyphen_values = true,
+          value_parser = clap::value_parser!(OsString))]
+    pub ready_http: Option<OsString>,
     /// Not ready within SECS: report crashed, tear down, exit 124
-    #[arg(
-        long,
-        env = "DOCK_READY_TIMEOUT",
-        value_name = "SECS",
-        allow_hyphen_values = true
-    )]
-    pub ready_timeout: Option<String>,
+    #[arg(long, env = "DOCK_READY_TIMEOUT", value_name = "SECS", allow_hyphen_values = true,
+          value_parser = clap::value_parser!(OsString))]
+    pub ready_timeout: Option<OsString>,
     /// Created when the child is ready, removed when teardown starts
     #[arg(long, env = "DOCK_READY_FILE", value_name = "PATH", allow_hyphen_values = true,
           value_parser = clap::value_parser!(OsString))]
@@ -150,6 +116,10 @@ pub struct Args {
     #[arg(value_name = "COMMAND", trailing_var_arg = true, allow_hyphen_values = false,
           value_parser = clap::value_parser!(OsString))]
     pub command: Vec<OsString>,
+    /// Where each value came from (the command line, a `DOCK_*` variable, a default), for messages
+    /// that name what the user actually set.
+    #[arg(skip)]
+    pub sources: Sources,
 }
 
 /// The environment variables clap reads for [`Args`] (a unit test keeps the list whole).
@@ -209,5 +179,6 @@ pub(super) fn without_options(argv: &[OsString]) -> Option<Args> {
         debug: false,
         version: None,
         command: command.to_vec(),
+        sources: Sources::default(),
     })
 }

@@ -1,11 +1,12 @@
 //! The line for a command line clap refused: most often a value was forgotten, so the next word was
-//! taken as it (`dock --grace-period sh -c ...`), and that value is the mistake to name.
+//! taken as it (`dock --grace-period sh -c ...`), and that value is the mistake to name; or a flag
+//! is misspelled, and the flag it resembles is named ([`similar_flag`]).
 //!
 //! Registers nothing.
 
 use std::ffi::OsString;
 
-use super::{value, values, UsageError};
+use super::{shown, value, values, UsageError};
 
 /// The first option value in `argv` (program name first; up to the command) that its flag's parser
 /// refuses, as [`validate`] would report it. Only consulted when clap refused the command line.
@@ -22,6 +23,7 @@ pub(super) fn first_bad_value(argv: &[OsString], unknown: Option<&str>) -> Optio
             return None;
         }
         if let (true, Some((flag, raw))) = (unknown == Some(w), after) {
+            let raw = shown(raw);
             return Some(UsageError::Clap(format!(
                 "unexpected argument '{w}' found after {flag} '{raw}': was the value of {flag} \
                  forgotten?"
@@ -71,4 +73,59 @@ pub(super) fn first_bad_value(argv: &[OsString], unknown: Option<&str>) -> Optio
         }
     }
     None
+}
+
+/// The long flag `unknown` (`--grace_period`, `--web-hok=x`) most likely meant: the same but for case
+/// and `_` for `-`, or at most 2 edits away (and at most a third of the flag). clap's own
+/// `suggestions` feature does this too, for 4 kB of the static binary's budget.
+pub(super) fn similar_flag(unknown: &str) -> Option<String> {
+    let name = unknown.split('=').next()?.strip_prefix("--")?;
+    let name = name.to_ascii_lowercase().replace('_', "-");
+    let cmd = <super::Args as clap::CommandFactory>::command();
+    let (d, flag) = cmd
+        .get_arguments()
+        .filter_map(|a| a.get_long())
+        .map(|long| (edit_distance(name.as_bytes(), long.as_bytes()), long))
+        .min()?;
+    (d <= 2 && d * 3 <= flag.len()).then(|| format!("--{flag}"))
+}
+
+/// Levenshtein distance of `a` and `b` (insertions, deletions, substitutions), one row at a time.
+fn edit_distance(a: &[u8], b: &[u8]) -> usize {
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, &ca) in a.iter().enumerate() {
+        let mut diag = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let next = (diag + usize::from(ca != cb))
+                .min(row[j] + 1)
+                .min(row[j + 1] + 1);
+            diag = row[j + 1];
+            row[j + 1] = next;
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn misspelled_flags_find_their_flag() {
+        for (typed, want) in [
+            ("--grace_period", Some("--grace-period")),
+            ("--GRACE-PERIOD", Some("--grace-period")),
+            ("--web-hok", Some("--web-hook")),
+            ("--webhook=http://h/", Some("--web-hook")),
+            ("--log_keep", Some("--log-keep")),
+            ("--oi", None),
+            ("--nope", None),
+            ("-x", None),
+        ] {
+            assert_eq!(similar_flag(typed).as_deref(), want, "{typed}");
+        }
+        assert_eq!(edit_distance(b"kitten", b"sitting"), 3);
+        assert_eq!(edit_distance(b"", b"ab"), 2);
+    }
 }

@@ -6,12 +6,13 @@
 //! Registers nothing.
 
 mod args;
+mod checks;
 mod hint;
+mod origin;
 pub mod values;
 
 use std::ffi::OsString;
 
-use clap::Parser;
 use thiserror::Error;
 
 use crate::hook::HookConfig;
@@ -47,6 +48,9 @@ pub struct Config {
     pub ready: ReadyConfig,
     /// `--web-hook`, with the TLS options for `https://`.
     pub hook: Option<HookConfig>,
+    /// Lines to log once dock runs: options that do nothing (from the environment), credentials on
+    /// the command line.
+    pub warnings: Vec<String>,
 }
 
 /// A usage or configuration error: dock prints `dock: <this>` and exits 2, nothing started.
@@ -58,16 +62,22 @@ pub enum UsageError {
     /// No COMMAND was given.
     #[error("no command given")]
     NoCommand,
+    /// The COMMAND is the empty string (`dock ''`).
+    #[error("empty command: the first word after the options is ''")]
+    EmptyCommand,
     /// A flag's value is invalid.
     #[error("{flag} '{value}': {reason}")]
     Value {
-        /// The flag, e.g. `--io`.
-        flag: &'static str,
-        /// The value as given.
+        /// The flag, e.g. `--io`, or its `DOCK_*` variable when the value came from there.
+        flag: String,
+        /// The value as given, shown safely ([`shown`]).
         value: String,
         /// What is wrong with it.
         reason: String,
     },
+    /// A flag's value is not UTF-8 (only `--io` and `--ca-file`, paths, may be anything).
+    #[error("{0}: the value is not valid UTF-8")]
+    NotUtf8(String),
     /// Two flags do not go together, or one needs another.
     #[error("{0}")]
     Conflict(String),
@@ -84,26 +94,41 @@ pub enum Parsed {
     Help(String),
 }
 
-/// Runs the parser of `flag` on `raw`, naming the flag and the value in the error.
+/// Longest value quoted whole in a message, chars; a longer one is cut (a 240 kB host name must not
+/// make a 240 kB line).
+const SHOWN_MAX: usize = 80;
+
+/// `raw` as a message quotes it: a URL's userinfo and query masked (they are credentials often
+/// enough), control characters escaped (a CR/LF in a URL: the message stays one line), and cut after
+/// [`SHOWN_MAX`] characters, saying how long it was.
+fn shown(raw: &str) -> String {
+    let masked = crate::log::mask(raw, &crate::log::url_secrets(raw));
+    let mut out = String::new();
+    for (i, c) in masked.chars().enumerate() {
+        if i == SHOWN_MAX {
+            out.push_str(&format!("... ({} bytes)", raw.len()));
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Runs the parser of `flag` (named `name` in messages) on `raw`, naming the flag and the value in
+/// the error; whatever the reason quotes of a URL's secrets is masked too.
 fn value<T>(
-    flag: &'static str,
+    name: impl Into<String>,
     raw: &str,
     f: impl FnOnce(&str) -> Result<T, String>,
 ) -> Result<T, UsageError> {
     f(raw).map_err(|reason| UsageError::Value {
-        flag,
-        // Control characters (a CR/LF in a URL) are shown escaped: the error stays one line.
-        value: raw
-            .chars()
-            .map(|c| {
-                if c.is_control() {
-                    c.escape_default().to_string()
-                } else {
-                    c.to_string()
-                }
-            })
-            .collect(),
-        reason,
+        flag: name.into(),
+        value: shown(raw),
+        reason: crate::log::mask(&reason, &crate::log::url_secrets(raw)),
     })
 }
 
@@ -120,7 +145,14 @@ where
     if let Some(args) = without_options(&argv) {
         return validate(args).map(|c| Parsed::Run(Box::new(c)));
     }
-    let args = match Args::try_parse_from(&argv) {
+    let parsed = <Args as clap::CommandFactory>::command()
+        .try_get_matches_from(&argv)
+        .and_then(|m| {
+            let mut a = <Args as clap::FromArgMatches>::from_arg_matches(&m)?;
+            a.sources = origin::Sources::from_matches(&m);
+            Ok(a)
+        });
+    let args = match parsed {
         Ok(a) => a,
         Err(e) => {
             use clap::error::ErrorKind;
@@ -141,7 +173,12 @@ where
                     let text = e.render().to_string();
                     let first = text.lines().next().unwrap_or("invalid usage");
                     let first = first.strip_prefix("error: ").unwrap_or(first);
-                    Err(UsageError::Clap(first.to_string()))
+                    // A misspelled flag: the flag it resembles, on the same line.
+                    let tip = unknown
+                        .and_then(hint::similar_flag)
+                        .map(|s| format!("; did you mean '{s}'?"))
+                        .unwrap_or_default();
+                    Err(UsageError::Clap(format!("{first}{tip}")))
                 }
             };
         }
@@ -174,14 +211,34 @@ fn check_ca_file(path: &std::path::Path) -> Result<(), String> {
     Ok(())
 }
 
+/// Parses `raw`, the value of `flag` if given, with `f`; refuses a value that is not UTF-8. Errors
+/// name the flag, or its `DOCK_*` variable when the value came from there.
+fn parsed<T>(
+    src: &origin::Sources,
+    flag: &'static str,
+    raw: Option<&OsString>,
+    f: fn(&str) -> Result<T, String>,
+) -> Result<Option<T>, UsageError> {
+    let Some(raw) = raw else {
+        return Ok(None);
+    };
+    let text = raw
+        .to_str()
+        .ok_or_else(|| UsageError::NotUtf8(src.name(flag)))?;
+    value(src.name(flag), text, f).map(Some)
+}
+
 /// Validates raw [`Args`] into a [`Config`].
 ///
 /// # Errors
-/// [`UsageError::Value`] naming the flag, or [`UsageError::Conflict`].
+/// [`UsageError::Value`] naming the flag (or its `DOCK_*` variable), or [`UsageError::Conflict`].
 pub fn validate(a: Args) -> Result<Config, UsageError> {
-    let v = Values::parse(&a)?;
-    v.check(&a)?;
-    Ok(v.into_config(a))
+    if a.command.first().is_some_and(|c| c.is_empty()) {
+        return Err(UsageError::EmptyCommand);
+    }
+    let mut v = Values::parse(&a)?;
+    let warnings = v.check(&a)?;
+    Ok(v.into_config(a, warnings))
 }
 
 /// Every flag's value, parsed.
@@ -193,6 +250,8 @@ struct Values {
     keep: usize,
     grace: std::time::Duration,
     prefix: Option<crate::io::Prefix>,
+    /// `DOCK_WEB_HOOK_SECRET` (environment only: a secret on the command line is readable by all).
+    secret: Option<Vec<u8>>,
     ready: Readiness,
 }
 
@@ -207,29 +266,33 @@ struct Readiness {
 
 impl Readiness {
     fn parse(a: &Args) -> Result<Readiness, UsageError> {
+        let src = &a.sources;
         let file = match &a.ready_file {
             None => None,
-            Some(p) if p.is_empty() => return Err(bad("--ready-file", p, "empty path")),
-            // `--ready-file -d cmd`: the value was forgotten.
-            Some(p) if p.as_encoded_bytes().starts_with(b"-") => {
-                return Err(bad("--ready-file", p, "looks like an option, not a path"))
+            Some(p) if p.is_empty() || p.as_encoded_bytes().starts_with(b"-") => {
+                // `--ready-file -d cmd`: the value was forgotten.
+                return Err(UsageError::Value {
+                    flag: src.name("--ready-file"),
+                    value: shown(&p.to_string_lossy()),
+                    reason: "expected a path (one that starts with '-': write ./-x)".into(),
+                });
             }
             Some(p) => Some(std::path::PathBuf::from(p)),
         };
-        fn opt<T>(
-            flag: &'static str,
-            raw: &Option<String>,
-            f: fn(&str) -> Result<T, String>,
-        ) -> Result<Option<T>, UsageError> {
-            raw.as_deref().map(|s| value(flag, s, f)).transpose()
-        }
+        let notify = a.ready_notify.as_ref();
         Ok(Readiness {
-            notify: opt("--ready-notify", &a.ready_notify, values::parse_notify)?.flatten(),
-            fd: opt("--ready-fd", &a.ready_fd, values::parse_ready_fd)?,
-            http: opt("--ready-http", &a.ready_http, values::parse_hook_url)?,
-            timeout: opt(
+            notify: parsed(src, "--ready-notify", notify, values::parse_notify)?.flatten(),
+            fd: parsed(src, "--ready-fd", a.ready_fd.as_ref(), values::parse_ready_fd)?,
+            http: parsed(
+                src,
+                "--ready-http",
+                a.ready_http.as_ref(),
+                values::parse_hook_url,
+            )?,
+            timeout: parsed(
+                src,
                 "--ready-timeout",
-                &a.ready_timeout,
+                a.ready_timeout.as_ref(),
                 values::parse_ready_timeout,
             )?,
             file,
@@ -242,87 +305,90 @@ impl Readiness {
     }
 }
 
-/// A [`UsageError::Value`] for a path-like value.
-fn bad(flag: &'static str, raw: &std::ffi::OsStr, reason: &str) -> UsageError {
-    UsageError::Value {
-        flag,
-        value: raw.to_string_lossy().into_owned(),
-        reason: reason.into(),
-    }
-}
-
 impl Values {
-    /// Parses each value with its flag's parser.
+    /// Parses each value with its flag's parser; a value that is not UTF-8 is refused naming its
+    /// flag (or variable).
     fn parse(a: &Args) -> Result<Values, UsageError> {
-        fn opt<T>(
-            flag: &'static str,
-            raw: &Option<String>,
-            f: fn(&str) -> Result<T, String>,
-        ) -> Result<Option<T>, UsageError> {
-            raw.as_deref().map(|s| value(flag, s, f)).transpose()
-        }
+        let src = &a.sources;
         let target = match a.io.as_deref().map(|os| (os, os.to_str())) {
             None => None,
-            Some((_, Some(s))) => Some(value("--io", s, values::parse_io)?),
+            Some((_, Some(s))) => Some(value(src.name("--io"), s, values::parse_io)?),
             // Not UTF-8: no URL scheme can match, but it is a valid Linux file name.
             Some((os, None)) => Some(IoTarget::File(os.into())),
         };
+        let keep = parsed(src, "--log-keep", Some(&a.log_keep), values::parse_keep)?;
+        let grace = parsed(
+            src,
+            "--grace-period",
+            Some(&a.grace_period),
+            values::parse_grace,
+        )?;
         Ok(Values {
             target,
-            hook: opt("--web-hook", &a.web_hook, values::parse_hook_url)?,
-            bind_port: opt("--bind-port", &a.bind_port, values::parse_port)?,
-            period: opt("--log-rotate", &a.log_rotate, values::parse_rotate_period)?,
-            keep: value("--log-keep", &a.log_keep, values::parse_keep)?,
-            grace: value("--grace-period", &a.grace_period, values::parse_grace)?,
-            prefix: opt("--stdout-prefix", &a.stdout_prefix, values::parse_prefix)?,
+            hook: parsed(
+                src,
+                "--web-hook",
+                a.web_hook.as_ref(),
+                values::parse_hook_url,
+            )?,
+            bind_port: parsed(src, "--bind-port", a.bind_port.as_ref(), values::parse_port)?,
+            period: parsed(
+                src,
+                "--log-rotate",
+                a.log_rotate.as_ref(),
+                values::parse_rotate_period,
+            )?,
+            keep: keep.unwrap_or(1),
+            grace: grace.unwrap_or_default(),
+            prefix: parsed(
+                src,
+                "--stdout-prefix",
+                a.stdout_prefix.as_ref(),
+                values::parse_prefix,
+            )?,
+            secret: checks::hook_secret()?,
             ready: Readiness::parse(a)?,
         })
     }
 
-    /// What the values say about each other, and `--ca-file`'s content.
-    fn check(&self, a: &Args) -> Result<(), UsageError> {
-        if self.period.is_some() && !matches!(self.target, Some(IoTarget::File(_))) {
-            return Err(UsageError::Conflict(
-                "--log-rotate needs a file --io (--io /path/to/log)".into(),
-            ));
-        }
-        if a.strict_port_binding && self.bind_port.is_none() {
-            return Err(UsageError::Conflict(
-                "--strict-port-binding needs --bind-port".into(),
-            ));
-        }
-        if self.ready.timeout.is_some() && !self.ready.any_condition() && self.bind_port.is_none() {
-            return Err(UsageError::Conflict(
-                "--ready-timeout needs a readiness condition: --bind-port, --ready-notify, \
-                 --ready-fd or --ready-http"
-                    .into(),
-            ));
-        }
-        if let Some(path) = &a.ca_file {
+    /// What the values say about each other, and `--ca-file`'s content: an error, or the warnings
+    /// to log once dock runs.
+    fn check(&mut self, a: &Args) -> Result<Vec<String>, UsageError> {
+        let mut warnings = Vec::new();
+        checks::no_op_options(self, a, &mut warnings)?;
+        // Read only when used: an ignored DOCK_CA_FILE is not an error.
+        if let Some(path) = a.ca_file.as_ref().filter(|_| self.uses_tls()) {
             if let Err(reason) = check_ca_file(path) {
                 return Err(UsageError::Value {
-                    flag: "--ca-file",
-                    value: path.display().to_string(),
+                    flag: a.sources.name("--ca-file"),
+                    value: shown(&path.to_string_lossy()),
                     reason,
                 });
             }
         }
         #[cfg(not(feature = "tls"))]
-        {
-            let tls_io = matches!(self.target, Some(IoTarget::Net { tls: true, .. }));
-            let https = |u: &Option<crate::http::Url>| u.as_ref().is_some_and(|u| u.tls);
-            if tls_io || https(&self.hook) || https(&self.ready.http) {
-                return Err(UsageError::Conflict(
-                    "this dock was built without TLS: tls://, ssl:// and https:// are not available"
-                        .into(),
-                ));
-            }
+        if self.uses_tls() {
+            return Err(UsageError::Conflict(
+                "this dock was built without TLS: tls://, ssl:// and https:// are not available"
+                    .into(),
+            ));
         }
-        Ok(())
+        checks::credentials_on_the_command_line(self, a, &mut warnings);
+        Ok(warnings)
+    }
+
+    /// A URL that speaks TLS is given: `--ca-file` and `--insecure` have something to act on.
+    /// (Every TLS URL option belongs here: `--io tls://`, `--web-hook https://`,
+    /// `--ready-http https://`.)
+    fn uses_tls(&self) -> bool {
+        let https = |u: &Option<crate::http::Url>| u.as_ref().is_some_and(|u| u.tls);
+        matches!(self.target, Some(IoTarget::Net { tls: true, .. }))
+            || https(&self.hook)
+            || https(&self.ready.http)
     }
 
     /// One config per feature.
-    fn into_config(self, a: Args) -> Config {
+    fn into_config(self, a: Args, warnings: Vec<String>) -> Config {
         let tls = TlsOptions {
             ca_file: a.ca_file,
             insecure: a.insecure,
@@ -336,6 +402,7 @@ impl Values {
             strict: a.strict_port_binding,
         });
         let keep = self.keep;
+        let secret = self.secret.map(crate::hook::sign::Secret::new);
         Config {
             debug: a.debug,
             signals: SignalsConfig {
@@ -368,8 +435,10 @@ impl Values {
                 // exited, and at least EXIT_FLOOR: `--grace-period 0` means "no time for
                 // leftovers", not "drop the last status".
                 flush: supervisor.flush_within(),
+                secret,
             }),
             supervisor,
+            warnings,
         }
     }
 }

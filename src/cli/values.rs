@@ -50,9 +50,8 @@ pub fn parse_port(s: &str) -> Result<u16, String> {
 const MAX_DURATION: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
 /// Parses `--log-rotate`: whole hours (`24`) or a number with a unit `s`, `m`, `h`, `d`. Must be > 0.
-/// Surrounding blanks are trimmed (the one value parser that still does).
+/// No blanks, as every other value parser: `' 1s'` is refused, not trimmed.
 pub fn parse_rotate_period(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
     let (num, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
         Some(i) => s.split_at(i),
         None => (s, "h"),
@@ -172,6 +171,12 @@ pub fn parse_ready_timeout(s: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
+/// Longest host name, bytes (RFC 1035 §2.3.4: 255 octets on the wire, 253 characters as text).
+pub const MAX_HOST: usize = 253;
+
+/// Longest label of a host name, bytes (RFC 1035 §2.3.4).
+pub const MAX_LABEL: usize = 63;
+
 /// Splits `host:port` (host may be `[v6]`); the port is required.
 fn split_host_port(s: &str) -> Result<(String, Option<u16>), String> {
     let (host, rest) = if let Some(r) = s.strip_prefix('[') {
@@ -189,6 +194,17 @@ fn split_host_port(s: &str) -> Result<(String, Option<u16>), String> {
     };
     if host.is_empty() {
         return Err("missing host".into());
+    }
+    if host.len() > MAX_HOST {
+        return Err(format!(
+            "host name of {} bytes: longer than {MAX_HOST} (RFC 1035)",
+            host.len()
+        ));
+    }
+    if host.split('.').any(|label| label.len() > MAX_LABEL) {
+        return Err(format!(
+            "a label of the host name is longer than {MAX_LABEL} bytes (RFC 1035)"
+        ));
     }
     if !host.starts_with(|c: char| c.is_ascii_alphanumeric())
         && host.parse::<std::net::Ipv6Addr>().is_err()

@@ -35,10 +35,12 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("size_spec", size_spec),
     ("rotate_clock", rotate_clock),
     ("notify_msg", notify_msg),
+    ("http_chunked", http_chunked),
 ];
 
 /// Every `--flag VALUE` parser of `cli::values` on the input as text (non-UTF-8 input is skipped:
-/// argv reaches the parsers only after a UTF-8 check). Checks the shape of what parses, too.
+/// argv reaches the parsers only after a UTF-8 check). Checks the shape of what parses, too, and
+/// the masking of URL secrets in messages (`log::redact`, `log::mask`).
 pub fn cli_values(data: &[u8]) {
     let Ok(s) = std::str::from_utf8(data) else {
         return;
@@ -63,6 +65,16 @@ pub fn cli_values(data: &[u8]) {
         assert!(!d.is_zero(), "zero rotation period from {s:?}");
     }
     let _ = values::parse_grace(s);
+    // Masking URL secrets in any text (every message goes through it): idempotent, and what it
+    // masks of a value is gone from it.
+    let once = crate::log::redact(s).into_owned();
+    assert_eq!(crate::log::redact(&once), once, "redact not idempotent on {s:?}");
+    let secrets = crate::log::url_secrets(s);
+    let masked = crate::log::mask(s, &secrets);
+    // (A secret with the mask's own `*` in it can be formed again by the mask next to it.)
+    for secret in secrets.iter().filter(|x| !x.contains('*')) {
+        assert!(!masked.contains(secret), "{secret:?} left in {masked:?}");
+    }
     if let Ok(n) = values::parse_keep(s) {
         assert!(n >= 1, "--log-keep 0 from {s:?}");
     }
@@ -128,6 +140,53 @@ pub fn http_response(data: &[u8]) {
     let cut = usize::from(cut).min(rest.len());
     let (a, b) = rest.split_at(cut);
     assert_eq!(run(&[a, b]), run(&[rest]));
+}
+
+/// The chunked body decoder (RFC 9112 §7.1) behind a fixed `Transfer-Encoding: chunked` head.
+/// First byte even: the rest is raw body bytes, fed whole, split at the second byte's value and byte
+/// by byte, which must all agree (and a body that is complete stays complete). First byte odd: the
+/// rest describes a valid body (each byte a chunk of that many bytes, `b % 5` extension bytes), which
+/// must decode whatever its number of chunks.
+pub fn http_chunked(data: &[u8]) {
+    use crate::http::response::{HttpError, Response, ResponseParser};
+    const HEAD: &[u8] = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+    fn run(parts: &[&[u8]]) -> Result<Option<Response>, HttpError> {
+        let mut p = ResponseParser::new();
+        p.feed(HEAD)?;
+        for part in parts {
+            if let Some(r) = p.feed(part)? {
+                return Ok(Some(r));
+            }
+        }
+        Ok(None)
+    }
+    let Some((&mode, rest)) = data.split_first() else {
+        return;
+    };
+    if mode % 2 == 0 {
+        let cut = rest.first().map_or(0, |&c| usize::from(c)).min(rest.len());
+        let (a, b) = rest.split_at(cut);
+        let whole = run(&[rest]);
+        assert_eq!(run(&[a, b]), whole);
+        let bytes: Vec<&[u8]> = rest.chunks(1).collect();
+        assert_eq!(run(&bytes), whole);
+        return;
+    }
+    // Each byte up to the first 0 is a chunk of that many bytes with `b % 5` extension bytes.
+    let mut body = Vec::new();
+    for &b in rest.iter().take_while(|&&b| b != 0) {
+        body.extend_from_slice(format!("{b:x}").as_bytes());
+        if b % 5 > 0 {
+            body.push(b';');
+            body.extend(std::iter::repeat_n(b'e', usize::from(b % 5)));
+        }
+        body.extend_from_slice(b"\r\n");
+        body.extend(std::iter::repeat_n(b'd', usize::from(b)));
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(b"0\r\nX-T: 1\r\n\r\n");
+    let ok = run(&[&body]);
+    assert!(matches!(&ok, Ok(Some(r)) if r.code == 200), "{ok:?}");
 }
 
 /// The line prefixer fed a stream in arbitrary chunks produces exactly the one-shot result.

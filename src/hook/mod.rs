@@ -1,8 +1,10 @@
 //! `--web-hook`: status PUTs (`starting` when the child is spawned, `running` when it is ready,
-//! `crashed` when it exited) delivered strictly in order, one at a time ([`queue`]), over dock's
-//! HTTP client on the loop. Never blocks the loop; failures are logged, never fatal. Once `crashed`
-//! is queued, everything left gets at most the flush time (`--grace-period`, at least 0.1 s), so the
-//! exit wait is bounded without anything else to call.
+//! `crashed` when it exited) delivered strictly in order, one at a time, over dock's HTTP client on
+//! the loop; the rules (each try's deadline, retries, what `crashed` drops) are [`queue`]'s. Never
+//! blocks the loop; failures are logged, never fatal, and a status given up is always logged. Once
+//! `crashed` is queued, everything left gets at most the flush time (`--grace-period`, at least
+//! 0.1 s), so the exit wait is bounded without anything else to call. With `DOCK_WEB_HOOK_SECRET`,
+//! every request is signed ([`sign`]).
 //!
 //! Registers: the connection (one at a time, a new one per request) and the resolver's pipe (only
 //! while a host name is being resolved). Deadline: the try's timeout, the backoff and the flush
@@ -13,6 +15,7 @@
 pub mod netif;
 pub mod payload;
 pub mod queue;
+pub mod sign;
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -26,10 +29,7 @@ use crate::http::Url;
 use crate::notice::Notice;
 use crate::tls::TlsOptions;
 use crate::{debug, warn};
-use queue::{Failed, Queue, Status};
-
-/// Deadline of one request attempt, from its start (resolution, connect, TLS, request, response).
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+use queue::{Failed, Item, Queue, Status, Why};
 
 /// What the hook needs from the command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +40,8 @@ pub struct HookConfig {
     pub tls: TlsOptions,
     /// How long what is queued may still take once `crashed` is (a grace period, at least 0.1 s).
     pub flush: Duration,
+    /// `DOCK_WEB_HOOK_SECRET` (environment only): the HMAC-SHA256 key that signs each request.
+    pub secret: Option<sign::Secret>,
 }
 
 /// Why the hook could not be set up (exit 2).
@@ -95,10 +97,14 @@ pub struct Hook {
     #[cfg(feature = "tls")]
     tls: Option<crate::http::conn::TlsParams>,
     flush: Duration,
+    /// The HMAC key signing each request (`DOCK_WEB_HOOK_SECRET`).
+    secret: Option<sign::Secret>,
     queue: Queue,
     phase: Phase,
     /// When the current phase ends (attempt timeout or backoff end).
     phase_deadline: Option<Instant>,
+    /// When the current try started.
+    try_started: Option<Instant>,
     /// When the hook gives up on everything: `flush` after `Crashed` was queued.
     exit_deadline: Option<Instant>,
     /// The main child's pid, once spawned.
@@ -151,9 +157,11 @@ impl Hook {
             #[cfg(feature = "tls")]
             tls,
             flush: cfg.flush,
+            secret: cfg.secret,
             queue: Queue::default(),
             phase: Phase::Idle,
             phase_deadline: None,
+            try_started: None,
             exit_deadline: None,
             pid: None,
             addrs: None,
@@ -162,26 +170,58 @@ impl Hook {
         })
     }
 
-    /// Queues `status` and starts delivery if idle.
+    /// Queues `status` and starts delivery if idle. `crashed` drops what waits before it (each
+    /// logged) and cuts short a try still in flight ([`queue::cut_short`]).
     fn send(&mut self, cx: &mut Ctx<'_>, status: Status) {
         let in_flight = !matches!(self.phase, Phase::Idle | Phase::Backoff);
-        let (queued, dropped) = self.queue.push(status, self.pid, in_flight);
-        for _ in 0..dropped {
-            debug!("web hook: running not sent, the child exited first");
-        }
-        if !queued {
+        let Some(dropped) = self.queue.push(status, self.pid, in_flight) else {
             return;
+        };
+        for item in &dropped {
+            self.log_given_up(item, Why::ChildExited);
         }
         if let Status::Crashed(_) = status {
-            self.exit_deadline = Some(Instant::now() + self.flush);
-            if self.queue.len() == 1 {
-                // Only `crashed` is left (a `running` backing off was dropped): it goes out now.
+            let now = Instant::now();
+            self.exit_deadline = Some(now + self.flush);
+            if in_flight {
+                self.phase_deadline = self
+                    .phase_deadline
+                    .map(|d| queue::cut_short(d, now, self.flush));
+            } else {
+                // What was backing off is gone: `crashed` goes out now.
                 self.cleanup_phase(cx);
             }
         }
         match self.phase {
             Phase::Idle => self.start_attempt(cx),
             _ => self.rearm(cx),
+        }
+    }
+
+    /// The one line for a status that will never be delivered (never silent: the receiver cannot
+    /// tell a lost status from one that did not happen, the log can).
+    fn log_given_up(&self, item: &Item, why: Why) {
+        let last = item
+            .last_error
+            .as_deref()
+            .map(|e| format!(" (last try: {e})"))
+            .unwrap_or_default();
+        let name = item.status.name();
+        let label = &self.label;
+        match why {
+            Why::ChildExited if item.tries == 0 && item.first_try.is_none() => {
+                warn!("web hook {label}: {name} not sent, the child exited first");
+            }
+            Why::ChildExited => {
+                warn!(
+                    "web hook {label}: {name} given up, the child exited: crashed goes next{last}"
+                );
+            }
+            Why::TimeUp => warn!(
+                "web hook {label}: {name} not delivered after {} tries in {}{last}",
+                item.tries,
+                crate::log::seconds(queue::RETRY_FOR)
+            ),
         }
     }
 
@@ -193,10 +233,13 @@ impl Hook {
             self.rearm(cx);
             return;
         };
-        self.phase_deadline = Some(Instant::now() + REQUEST_TIMEOUT);
+        let now = Instant::now();
+        self.try_started = Some(now);
+        self.phase_deadline = Some(self.queue.started(now));
         self.rearm(cx);
         let body = payload::body(item.status, item.pid, &netif::interfaces(), &self.extra);
-        self.request = crate::http::put_json(&self.url, &body);
+        let signature = self.secret.as_ref().map(|k| k.signature(&body));
+        self.request = crate::http::put_json(&self.url, &body, signature.as_deref());
         debug!(
             "web hook {}: PUT {} (try {})",
             self.label,
@@ -298,10 +341,14 @@ impl Hook {
             match self.phase {
                 Phase::Idle => self.phase_deadline = None,
                 Phase::Backoff => self.start_attempt(cx),
-                _ => self.attempt_failed(
-                    cx,
-                    format!("no response within {} s", REQUEST_TIMEOUT.as_secs()),
-                ),
+                _ => {
+                    let took = self
+                        .phase_deadline
+                        .zip(self.try_started)
+                        .map(|(d, t)| d - t);
+                    let took = took.map(crate::log::seconds).unwrap_or_default();
+                    self.attempt_failed(cx, format!("no response within {took}"));
+                }
             }
         }
         self.rearm(cx);
@@ -325,15 +372,10 @@ impl Hook {
         // A new lookup next time: the failure may be a stale address.
         self.addrs = None;
         let tries = self.queue.front().map_or(0, |i| i.tries + 1);
-        match self.queue.failed(reason.clone()) {
+        match self.queue.failed(reason.clone(), Instant::now()) {
             None => self.start_attempt(cx),
-            Some(Failed::GiveUp(item)) => {
-                warn!(
-                    "web hook {}: {} not delivered after {} tries: {reason}",
-                    self.label,
-                    item.status.name(),
-                    item.tries
-                );
+            Some(Failed::GiveUp(item, why)) => {
+                self.log_given_up(&item, why);
                 self.start_attempt(cx);
             }
             Some(Failed::Retry(backoff)) => {
@@ -443,8 +485,12 @@ impl Handler for Hook {
     }
 
     fn finish(&mut self, _deadline: Instant) {
-        if !self.queue.is_empty() {
-            warn!("--web-hook: exiting before the last status was delivered");
+        for item in self.queue.abandon() {
+            warn!(
+                "web hook {}: {} not delivered: dock is exiting",
+                self.label,
+                item.status.name()
+            );
         }
     }
 }

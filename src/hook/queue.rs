@@ -1,18 +1,36 @@
 //! The hook's queue and its rules, pure: statuses go out strictly in order, one at a time; `running`
-//! never after `crashed`; each status has [`MAX_TRIES`] tries with a doubling backoff.
+//! never after `crashed`; every try has its own deadline ([`TRY_TIMEOUT`]); a failed try is retried
+//! after a doubling backoff ([`FIRST_BACKOFF`] up to [`MAX_BACKOFF`]) for as long as [`RETRY_FOR`]
+//! from the status's first try. Once the main child has exited, `crashed` comes first: an earlier
+//! status gets no new try, and the one in flight at most [`LEFT_AFTER_EXIT`] more. Every status
+//! that leaves the queue undelivered leaves with its reason, for the shell to log: none vanishes.
 //!
-//! Registers nothing.
+//! Registers nothing. Times are passed in (`now`), so the rules are tested without a clock.
 
 use std::collections::VecDeque;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::notice::ChildExit;
 
-/// Tries per status, the first included; then it is dropped with a log line.
-pub const MAX_TRIES: u32 = 3;
+/// Deadline of one try, from its start: resolution, connect, TLS, request and response together. A
+/// server that accepts and never answers costs one try, not the status.
+pub const TRY_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Wait before the second try; doubled before each later one.
+/// Wait before the second try; doubled before each later one, up to [`MAX_BACKOFF`].
 pub const FIRST_BACKOFF: Duration = Duration::from_millis(500);
+
+/// Longest wait between two tries.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(8);
+
+/// How long a status is retried, from its first try: a receiver that is down for a minute (a
+/// restart, a deployment) still gets it. After that it is given up with a log line, and the next
+/// status goes.
+pub const RETRY_FOR: Duration = Duration::from_secs(60);
+
+/// Once the main child has exited, the most an earlier status's try in flight may still take (and
+/// at most half of what the queue has left): `crashed` must not wait behind a server that accepted
+/// that try and never answers.
+pub const LEFT_AFTER_EXIT: Duration = Duration::from_secs(1);
 
 /// A state the hook reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +65,17 @@ pub struct Item {
     pub tries: u32,
     /// Why the last try failed.
     pub last_error: Option<String>,
+    /// When its first try started.
+    pub first_try: Option<Instant>,
+}
+
+/// Why a status left the queue undelivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Why {
+    /// Its tries failed for [`RETRY_FOR`].
+    TimeUp,
+    /// The main child exited first: `crashed` goes instead.
+    ChildExited,
 }
 
 /// What a failed try leads to.
@@ -54,9 +83,8 @@ pub struct Item {
 pub enum Failed {
     /// Try the front item again after this backoff.
     Retry(Duration),
-    /// The front item is dropped (its tries are used up, or it is a `running` that `crashed`
-    /// follows: it must not arrive after it).
-    GiveUp(Item),
+    /// The front item is dropped, for this reason.
+    GiveUp(Item, Why),
 }
 
 /// The statuses waiting, the front one being tried.
@@ -67,23 +95,20 @@ pub struct Queue {
 }
 
 impl Queue {
-    /// Queues `status` for `pid`. `running` after `crashed` is ignored (false returned). `crashed`
-    /// drops a `running` still waiting (the child died first), unless it is the front item and
-    /// `in_flight` (a try is on the wire: it completes or fails, then `crashed` follows). Returns
-    /// whether the status was queued; `dropped` counts the `running`s dropped.
-    pub fn push(&mut self, status: Status, pid: Option<i32>, in_flight: bool) -> (bool, usize) {
-        let mut dropped = 0;
+    /// Queues `status` for `pid`; returns the statuses dropped in its favour (each to be logged), or
+    /// `None` when `status` itself is not queued (`running` after `crashed`).
+    ///
+    /// `crashed` drops every earlier status still waiting, the front one too unless `in_flight` (a
+    /// try is on the wire: it completes or fails, cut short by [`cut_short`], then `crashed`
+    /// follows).
+    pub fn push(&mut self, status: Status, pid: Option<i32>, in_flight: bool) -> Option<Vec<Item>> {
+        let mut dropped = Vec::new();
         match status {
-            Status::Running if self.crashed => return (false, 0),
+            Status::Running if self.crashed => return None,
             Status::Crashed(_) => {
                 self.crashed = true;
-                let mut i = 0;
-                self.items.retain(|item| {
-                    let keep = item.status != Status::Running || (i == 0 && in_flight);
-                    i += 1;
-                    dropped += usize::from(!keep);
-                    keep
-                });
+                let keep = usize::from(in_flight).min(self.items.len());
+                dropped.extend(self.items.drain(keep..));
             }
             _ => {}
         }
@@ -92,8 +117,9 @@ impl Queue {
             pid,
             tries: 0,
             last_error: None,
+            first_try: None,
         });
-        (true, dropped)
+        Some(dropped)
     }
 
     /// The item to try next.
@@ -101,14 +127,17 @@ impl Queue {
         self.items.front()
     }
 
-    /// Statuses queued, the one in flight included.
-    pub fn len(&self) -> usize {
-        self.items.len()
-    }
-
     /// Nothing queued or in flight.
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
+    }
+
+    /// A try of the front item starts at `now`: its deadline ([`TRY_TIMEOUT`] later).
+    pub fn started(&mut self, now: Instant) -> Instant {
+        if let Some(item) = self.items.front_mut() {
+            item.first_try.get_or_insert(now);
+        }
+        now + TRY_TIMEOUT
     }
 
     /// The front item got a 2xx: it leaves the queue.
@@ -116,18 +145,26 @@ impl Queue {
         self.items.pop_front()
     }
 
-    /// The front item's try failed for `reason`: retry after a backoff, or give it up.
-    pub fn failed(&mut self, reason: String) -> Option<Failed> {
+    /// The front item's try failed at `now` for `reason`: retry after a backoff while its
+    /// [`RETRY_FOR`] lasts, or give it up. After `crashed` was queued, an earlier status is given up
+    /// at once.
+    pub fn failed(&mut self, reason: String, now: Instant) -> Option<Failed> {
         let crashed = self.crashed;
         let item = self.items.front_mut()?;
         item.tries += 1;
-        if item.tries >= MAX_TRIES || (item.status == Status::Running && crashed) {
-            let mut gone = self.items.pop_front()?;
-            gone.last_error = Some(reason);
-            return Some(Failed::GiveUp(gone));
-        }
         item.last_error = Some(reason);
-        Some(Failed::Retry(FIRST_BACKOFF * 2u32.pow(item.tries - 1)))
+        let earlier = !matches!(item.status, Status::Crashed(_));
+        if crashed && earlier {
+            let gone = self.items.pop_front()?;
+            return Some(Failed::GiveUp(gone, Why::ChildExited));
+        }
+        let wait = backoff(item.tries);
+        let since = item.first_try.unwrap_or(now);
+        if now.saturating_duration_since(since) + wait > RETRY_FOR {
+            let gone = self.items.pop_front()?;
+            return Some(Failed::GiveUp(gone, Why::TimeUp));
+        }
+        Some(Failed::Retry(wait))
     }
 
     /// Gives up on everything (the exit deadline passed).
@@ -136,70 +173,21 @@ impl Queue {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn statuses(q: &Queue) -> Vec<&'static str> {
-        q.items.iter().map(|i| i.status.name()).collect()
-    }
-
-    const CRASHED: Status = Status::Crashed(ChildExit {
-        code: 0,
-        signal: None,
-    });
-
-    #[test]
-    fn order_and_running_never_after_crashed() {
-        let mut q = Queue::default();
-        assert_eq!(q.push(Status::Starting, Some(7), false), (true, 0));
-        assert_eq!(q.push(Status::Running, Some(7), true), (true, 0));
-        assert_eq!(statuses(&q), ["starting", "running"]);
-        // The child died before `running` went out: it is dropped, `crashed` follows `starting`.
-        assert_eq!(q.push(CRASHED, Some(7), true), (true, 1));
-        assert_eq!(statuses(&q), ["starting", "crashed"]);
-        assert_eq!(q.push(Status::Running, Some(7), false), (false, 0));
-        assert_eq!(statuses(&q), ["starting", "crashed"]);
-    }
-
-    #[test]
-    fn a_running_in_flight_completes_before_crashed() {
-        let mut q = Queue::default();
-        q.push(Status::Running, None, false);
-        assert_eq!(q.push(CRASHED, None, true), (true, 0));
-        assert_eq!(statuses(&q), ["running", "crashed"]);
-        // Not in flight (backing off): dropped.
-        let mut q = Queue::default();
-        q.push(Status::Running, None, false);
-        assert_eq!(q.push(CRASHED, None, false), (true, 1));
-        assert_eq!(statuses(&q), ["crashed"]);
-    }
-
-    #[test]
-    fn tries_back_off_then_give_up() {
-        let mut q = Queue::default();
-        q.push(Status::Starting, None, false);
-        assert_eq!(q.failed("a".into()), Some(Failed::Retry(FIRST_BACKOFF)));
-        assert_eq!(q.failed("b".into()), Some(Failed::Retry(FIRST_BACKOFF * 2)));
-        match q.failed("c".into()) {
-            Some(Failed::GiveUp(item)) => {
-                assert_eq!(item.tries, MAX_TRIES);
-                assert_eq!(item.last_error.as_deref(), Some("c"));
-            }
-            other => panic!("{other:?}"),
-        }
-        assert!(q.is_empty());
-        assert_eq!(q.failed("d".into()), None);
-    }
-
-    #[test]
-    fn a_failed_running_after_crashed_is_given_up_at_once() {
-        let mut q = Queue::default();
-        q.push(Status::Running, None, false);
-        q.push(CRASHED, None, true);
-        assert!(matches!(q.failed("x".into()), Some(Failed::GiveUp(_))));
-        assert_eq!(statuses(&q), ["crashed"]);
-        assert_eq!(q.abandon().len(), 1);
-        assert!(q.is_empty());
-    }
+/// The wait after `tries` failed tries: [`FIRST_BACKOFF`] doubled each time, at most
+/// [`MAX_BACKOFF`].
+pub fn backoff(tries: u32) -> Duration {
+    let doublings = tries.saturating_sub(1).min(16);
+    FIRST_BACKOFF
+        .saturating_mul(1 << doublings)
+        .min(MAX_BACKOFF)
 }
+
+/// The deadline of an earlier status's try still in flight when `crashed` is queued at `now`, the
+/// queue having `flush` left for everything: its own `deadline`, cut to [`LEFT_AFTER_EXIT`] or half
+/// of `flush`, whichever is sooner, so `crashed` keeps the other half.
+pub fn cut_short(deadline: Instant, now: Instant, flush: Duration) -> Instant {
+    deadline.min(now + LEFT_AFTER_EXIT.min(flush / 2))
+}
+
+#[cfg(test)]
+mod tests;

@@ -6,8 +6,10 @@
 
 use thiserror::Error;
 
-/// Largest response head (status line + headers) accepted, bytes; also bounds chunk-size lines and
-/// trailers. A hook server has no business sending more.
+/// Largest response head (status line + headers) accepted, bytes; also bounds each chunk-size line
+/// (extensions included) and the trailer section, each on its own. A hook server has no business
+/// sending more. The number of chunks is not bounded here: a valid body may have any number of them,
+/// and the caller's deadline bounds how long a server may keep sending (the hook's try deadline).
 pub const MAX_HEAD: usize = 16 * 1024;
 
 /// Most response headers accepted (httparse needs a fixed array).
@@ -25,7 +27,8 @@ pub enum HttpError {
     /// Content-Length is not a number, or two of them disagree (RFC 9112 §6.3).
     #[error("invalid content-length")]
     ContentLength,
-    /// A chunk-size line is malformed or too long, or a chunk lacks its CRLF.
+    /// A chunk-size line is malformed or longer than [`MAX_HEAD`], a chunk lacks its CRLF, or the
+    /// trailer section is longer than [`MAX_HEAD`].
     #[error("malformed chunked body")]
     Chunked,
     /// The server closed the connection before the response was complete.
@@ -98,7 +101,9 @@ enum State {
 pub struct ResponseParser {
     head: Vec<u8>,
     state: State,
-    /// Bytes of chunk-size lines and trailers seen, bounded by [`MAX_HEAD`].
+    /// Bytes of the current chunk-size line, or of the trailer section so far: each bounded by
+    /// [`MAX_HEAD`] on its own (RFC 9112 §7.1 sets no limit; a total over all chunks would refuse a
+    /// valid body of many small chunks).
     meta: usize,
 }
 
@@ -255,8 +260,8 @@ fn parse_head(buf: &[u8]) -> Result<Option<(usize, u16, String, Body)>, HttpErro
 }
 
 /// Decodes chunked coding from `data` in state `c`: how many bytes it used and whether the body
-/// ended. Data is skipped in one go; size lines and trailers go byte by byte, counted in `meta`
-/// against [`MAX_HEAD`].
+/// ended. Data is skipped in one go; size lines and trailers go byte by byte, `meta` counting the
+/// current size line, or the trailer section, against [`MAX_HEAD`].
 fn chunked(c: &mut Chunk, meta: &mut usize, data: &[u8]) -> Result<(usize, bool), HttpError> {
     let mut i = 0;
     while i < data.len() {
@@ -269,18 +274,44 @@ fn chunked(c: &mut Chunk, meta: &mut usize, data: &[u8]) -> Result<(usize, bool)
             };
             continue;
         }
-        *meta += 1;
-        if *meta > MAX_HEAD {
-            return Err(HttpError::Chunked);
+        if counted(*c) {
+            *meta += 1;
+            if *meta > MAX_HEAD {
+                return Err(HttpError::Chunked);
+            }
         }
         let b = data[i];
         i += 1;
         match step(*c, b)? {
-            Some(next) => *c = next,
+            Some(next) => {
+                if starts_section(*c, next) {
+                    *meta = 0;
+                }
+                *c = next;
+            }
             None => return Ok((i, true)),
         }
     }
     Ok((i, false))
+}
+
+/// Whether a byte read in state `c` counts against [`MAX_HEAD`]: those of a size line and of the
+/// trailer section (a chunk's closing CRLF is two bytes at most).
+fn counted(c: Chunk) -> bool {
+    !matches!(c, Chunk::Data(_) | Chunk::DataCr | Chunk::DataLf)
+}
+
+/// Whether going from `from` to `to` starts a new counted section: the next chunk's size line, or
+/// the trailer section after the last size line.
+fn starts_section(from: Chunk, to: Chunk) -> bool {
+    match to {
+        Chunk::Size { digits: 0, .. } => matches!(from, Chunk::DataCr | Chunk::DataLf),
+        Chunk::TrailerStart => matches!(
+            from,
+            Chunk::Size { .. } | Chunk::Ext { .. } | Chunk::SizeLf { .. }
+        ),
+        _ => false,
+    }
 }
 
 /// Takes up to `*n` of `avail` bytes: how many, and `*n` goes down by as much.
@@ -362,145 +393,4 @@ fn after_size(size: u64) -> Chunk {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Feeds `input` split at `cut` and once more byte by byte; both must agree with `want`.
-    fn check_splits(input: &[u8], close: bool, want: Result<Response, HttpError>) {
-        let run = |parts: &mut dyn Iterator<Item = &[u8]>| -> Result<Response, HttpError> {
-            let mut p = ResponseParser::new();
-            for part in parts {
-                if let Some(r) = p.feed(part)? {
-                    return Ok(r);
-                }
-            }
-            if close {
-                p.eof()
-            } else {
-                Err(HttpError::Truncated)
-            }
-        };
-        for cut in 0..=input.len() {
-            let (a, b) = input.split_at(cut);
-            assert_eq!(
-                run(&mut [a, b].into_iter()),
-                want,
-                "split at {cut}: {:?}",
-                String::from_utf8_lossy(input)
-            );
-        }
-        assert_eq!(run(&mut input.chunks(1)), want, "byte by byte");
-    }
-
-    fn ok(code: u16, reason: &str) -> Result<Response, HttpError> {
-        Ok(Response {
-            code,
-            reason: reason.into(),
-        })
-    }
-
-    #[test]
-    fn content_length_body() {
-        check_splits(
-            b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
-            false,
-            ok(200, "OK"),
-        );
-        check_splits(
-            b"HTTP/1.1 201 Created\r\ncontent-length: 0\r\n\r\n",
-            false,
-            ok(201, "Created"),
-        );
-        check_splits(
-            b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhel",
-            true,
-            Err(HttpError::Truncated),
-        );
-        check_splits(
-            b"HTTP/1.1 500 Oops\r\nContent-Length: 1\r\n\r\nxTRAILING GARBAGE",
-            false,
-            ok(500, "Oops"),
-        );
-    }
-
-    #[test]
-    fn chunked_body() {
-        check_splits(
-            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\
-              5;ext=1\r\nhello\r\nA\r\n0123456789\r\n0\r\nX-Trailer: y\r\n\r\n",
-            false,
-            ok(200, "OK"),
-        );
-        check_splits(
-            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\nContent-Length: 99\r\n\r\n0\r\n\r\n",
-            false,
-            ok(200, "OK"),
-        );
-        check_splits(
-            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXX",
-            true,
-            Err(HttpError::Chunked),
-        );
-        check_splits(
-            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
-            true,
-            Err(HttpError::Chunked),
-        );
-        check_splits(
-            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n",
-            true,
-            Err(HttpError::Truncated),
-        );
-    }
-
-    #[test]
-    fn close_delimited_and_no_body() {
-        check_splits(
-            b"HTTP/1.0 200 OK\r\nServer: x\r\n\r\nanything at all",
-            true,
-            ok(200, "OK"),
-        );
-        check_splits(
-            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nzzz",
-            true,
-            ok(200, "OK"),
-        );
-        check_splits(
-            b"HTTP/1.1 204 No Content\r\n\r\n",
-            false,
-            ok(204, "No Content"),
-        );
-        check_splits(
-            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
-            false,
-            ok(200, "OK"),
-        );
-        check_splits(b"HTTP/1.1 200 OK\r\n", true, Err(HttpError::Truncated));
-    }
-
-    #[test]
-    fn malformed_heads() {
-        let mut p = ResponseParser::new();
-        assert!(matches!(
-            p.feed(b"HTTX/1.1 200 OK\r\n\r\n"),
-            Err(HttpError::Head(_))
-        ));
-        let mut p = ResponseParser::new();
-        assert_eq!(
-            p.feed(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"),
-            Err(HttpError::ContentLength)
-        );
-        let mut p = ResponseParser::new();
-        let mut long = b"HTTP/1.1 200 OK\r\nX: ".to_vec();
-        long.extend(vec![b'a'; MAX_HEAD]);
-        assert_eq!(p.feed(&long), Err(HttpError::HeadTooLong));
-        let mut many = b"HTTP/1.1 200 OK\r\n".to_vec();
-        for i in 0..=MAX_HEADERS {
-            many.extend(format!("X-{i}: y\r\n").bytes());
-        }
-        many.extend(b"\r\n");
-        let mut p = ResponseParser::new();
-        assert!(matches!(p.feed(&many), Err(HttpError::Head(_))));
-        assert!(ok(299, "").unwrap().success() && !ok(300, "").unwrap().success());
-    }
-}
+mod tests;

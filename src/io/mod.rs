@@ -198,7 +198,7 @@ impl Handler for Stdio {
                     p.run(Some(cx), &mut self.scratch);
                 }
             }
-            Relay::Pty(p) => p.run(Some(cx), &mut self.scratch),
+            Relay::Pty(p) => p.on_event(Some(cx), ev, &mut self.scratch),
         }
     }
 

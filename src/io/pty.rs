@@ -9,6 +9,14 @@
 //! slow peer blocks the child's writes (the pty's output buffer fills) and a child that does not read
 //! stops dock from reading the socket.
 //!
+//! The peer's close is watched apart from the input (EPOLLRDHUP, reported even while unread input
+//! waits in front of it), and told from a half-close by the socket's own state (`poll(2)`):
+//! - a half-close (the peer's `shutdown(SHUT_WR)`, or a TCP FIN: on TCP a close looks the same until
+//!   dock sends something) is the end of the input only: once the input is written, the child gets
+//!   the terminal's end-of-file (`VEOF`, ^D, twice after a partial line), and its output still flows;
+//! - a hang-up (POLLHUP or POLLERR: a Unix peer's close, a TCP reset, which is also what a closed TCP
+//!   peer answers to the next output; or a failed write) closes the master (logged with `-d`).
+//!
 //! Kernel behaviour relied on (drivers/tty/pty.c, n_tty.c): reading the master gives `EIO` once every
 //! slave fd is closed (the child and its descendants are gone): that is the end of the output, after
 //! the buffered bytes. Closing the master hangs the slave up: SIGHUP (and SIGCONT) to the session's
@@ -97,6 +105,13 @@ pub struct PtyRelay {
     peer_backlog: bool,
     /// The peer closed the connection (or it failed): the session was hung up.
     hung_up: bool,
+    /// The peer will send nothing more (it half-closed): no more reads from it.
+    input_ended: bool,
+    /// The end-of-file characters are queued for the child (after the last input).
+    eof_sent: bool,
+    /// The last byte queued for the child ended a line (or none was): one `VEOF` is an end of file;
+    /// after a partial line the first only hands the line over, a second ends the file.
+    at_line_start: bool,
 }
 
 impl PtyRelay {
@@ -112,6 +127,45 @@ impl PtyRelay {
             prefixer: prefix.map(Prefixer::new),
             peer_backlog: false,
             hung_up: false,
+            input_ended: false,
+            eof_sent: false,
+            at_line_start: true,
+        }
+    }
+
+    /// An event on one of the relay's fds: a closed side of the peer's socket (`closed`:
+    /// EPOLLRDHUP, EPOLLHUP, EPOLLERR) is looked at first, however much input still waits before it,
+    /// and a hang-up ends the session at once; then bytes move as [`PtyRelay::run`]. A half-close
+    /// needs nothing here: the input before it is still read, and its end is the read's EOF.
+    pub fn on_event(
+        &mut self,
+        cx: Option<&mut Ctx<'_>>,
+        ev: crate::event::Event,
+        scratch: &mut [u8],
+    ) {
+        // Also after the end of the input: a closed TCP peer answers the next output with a reset.
+        if ev.closed && Some(ev.token) == self.peer_token {
+            if let Err(gone) = self.peer_gone() {
+                return self.hang_up(cx, gone);
+            }
+        }
+        self.run(cx, scratch);
+    }
+
+    /// Whether the whole connection is gone, not just the peer's sending side: `Err` on POLLHUP or
+    /// POLLERR (poll(2): both directions shut down, a reset, an error).
+    fn peer_gone(&self) -> Result<(), Option<io::Error>> {
+        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+        let Some(peer) = &self.peer else {
+            return Ok(());
+        };
+        let mut fds = [PollFd::new(peer.fd(), PollFlags::POLLOUT)];
+        match poll(&mut fds, PollTimeout::ZERO) {
+            Ok(_) => match fds[0].revents() {
+                Some(r) if r.intersects(PollFlags::POLLHUP | PollFlags::POLLERR) => Err(None),
+                _ => Ok(()),
+            },
+            Err(e) => Err(Some(e.into())),
         }
     }
 
@@ -171,17 +225,31 @@ impl PtyRelay {
     /// failed.
     fn peer_to_child(&mut self, scratch: &mut [u8]) -> Result<bool, Option<io::Error>> {
         let mut progress = false;
-        if let (Some(peer), true) = (&mut self.peer, self.to_child.is_empty()) {
+        let reading = !self.input_ended && self.to_child.is_empty();
+        if let (Some(peer), true) = (&mut self.peer, reading) {
             match peer.read(scratch) {
-                Ok(0) => return Err(None),
+                Ok(0) => {
+                    // Every byte before the peer's FIN is read: a half-close, unless it is gone.
+                    self.peer_gone()?;
+                    crate::debug!(
+                        "--io peer closed its side: end of input, the child gets end-of-file"
+                    );
+                    self.input_ended = true;
+                    progress = true;
+                }
                 Ok(n) => {
                     self.to_child.clear();
                     self.to_child.buf.extend_from_slice(&scratch[..n]);
+                    self.at_line_start = scratch[n - 1] == b'\n';
                     progress = true;
                 }
                 Err(e) if would_block(&e) => {}
                 Err(e) => return Err(Some(e)),
             }
+        }
+        if self.input_ended && !self.eof_sent && self.to_child.is_empty() {
+            self.queue_eof();
+            progress = true;
         }
         if let (Some(m), false) = (&mut self.master, self.to_child.is_empty()) {
             match m.write(self.to_child.rest()) {
@@ -220,6 +288,26 @@ impl PtyRelay {
                 self.close_master(cx);
                 true
             }
+        }
+    }
+
+    /// Queues the terminal's end-of-file character (`VEOF` of the pty's termios, ^D unless the child
+    /// changed it) for the child: twice after a partial line (n_tty: the first hands the line over,
+    /// the second reads as end of file), none if the child disabled it.
+    fn queue_eof(&mut self) {
+        self.eof_sent = true;
+        let Some(m) = &self.master else { return };
+        let veof = termios::tcgetattr(m)
+            .map(|t| t.control_chars[termios::SpecialCharacterIndices::VEOF as usize])
+            .unwrap_or(4);
+        // _POSIX_VDISABLE is 0 on Linux.
+        if veof == 0 {
+            return;
+        }
+        self.to_child.clear();
+        self.to_child.buf.push(veof);
+        if !self.at_line_start {
+            self.to_child.buf.push(veof);
         }
     }
 
@@ -289,8 +377,19 @@ impl PtyRelay {
     /// (the kernel hangs up the child's session), drop the output nobody can receive, and tell the
     /// other handlers.
     fn hang_up(&mut self, mut cx: Option<&mut Ctx<'_>>, why: Option<io::Error>) {
+        // A reset or a broken pipe is how a closed TCP peer answers dock's next output: the peer
+        // hung up, not a failure.
+        let closed = |e: &io::Error| {
+            matches!(
+                e.kind(),
+                io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset
+            )
+        };
         match why {
             None => crate::debug!("--io peer closed the connection: hanging up the pty"),
+            Some(e) if closed(&e) => {
+                crate::debug!("--io peer closed the connection ({e}): hanging up the pty")
+            }
             Some(e) => crate::warn!("--io connection: {e}; hanging up the pty"),
         }
         self.close_master(cx.as_deref_mut());

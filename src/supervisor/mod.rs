@@ -85,6 +85,18 @@ impl SpawnError {
     }
 }
 
+/// execve(2) says EACCES for a directory, as for a file without the x bit; a shell says "Is a
+/// directory" (and exits 126 too): the line names what is wrong. A name without a slash was
+/// searched in PATH, where a directory of that name is skipped, so only a path is checked.
+fn exec_reason(prog: &std::ffi::OsStr, e: io::Error) -> io::Error {
+    let path = std::path::Path::new(prog);
+    let is_path = prog.as_encoded_bytes().contains(&b'/');
+    if e.raw_os_error() == Some(libc::EACCES) && is_path && path.is_dir() {
+        return io::Error::from_raw_os_error(libc::EISDIR);
+    }
+    e
+}
+
 /// The pidfd's key.
 const PIDFD: Key = 0;
 /// The teardown deadline (grace period, SIGKILL rounds).
@@ -134,7 +146,7 @@ impl Supervisor {
             } else {
                 SpawnError::Exec {
                     command: prog.clone(),
-                    source,
+                    source: exec_reason(prog, source),
                 }
             }
         })?;

@@ -94,9 +94,22 @@ pub fn server_name(host: &str) -> Result<ServerName<'static>, String> {
         .map_err(|e| format!("invalid TLS server name '{host}': {e}"))
 }
 
+/// What dock says about a server certificate that is a CA's (basicConstraints CA:TRUE): webpki's
+/// `CaUsedAsEndEntity`, which rustls shows as `Other(OtherError(CaUsedAsEndEntity))`.
+pub const CA_AS_SERVER: &str = "invalid peer certificate: the server's certificate is a CA \
+    certificate (basicConstraints CA:TRUE, what `openssl req -x509` makes by default), which cannot \
+    identify a server: give the server a certificate with CA:FALSE signed by that CA and pass the CA \
+    with --ca-file, or skip verification with --insecure";
+
 /// rustls' error for a message line; when the server refused what dock offers (a protocol_version or
-/// handshake_failure alert, or it chose TLS 1.2) the line says what that was ([`OFFER`]).
+/// handshake_failure alert, or it chose TLS 1.2) the line says what that was ([`OFFER`]); a server
+/// certificate that is a CA's gets [`CA_AS_SERVER`].
 pub fn describe(e: &rustls::Error) -> String {
+    if let rustls::Error::InvalidCertificate(rustls::CertificateError::Other(other)) = e {
+        if let Some(webpki::Error::CaUsedAsEndEntity) = other.0.downcast_ref::<webpki::Error>() {
+            return CA_AS_SERVER.to_string();
+        }
+    }
     match e {
         rustls::Error::AlertReceived(
             AlertDescription::ProtocolVersion | AlertDescription::HandshakeFailure,
@@ -345,6 +358,12 @@ mod tests {
         assert!(describe_io(&wrapped).ends_with(&format!("(dock offers {OFFER})")));
         let other = rustls::Error::AlertReceived(AlertDescription::BadCertificate);
         assert_eq!(describe(&other), other.to_string());
+        // What webpki says of a self-signed CA presented as the server's own certificate.
+        let ca = rustls::Error::InvalidCertificate(rustls::CertificateError::Other(
+            rustls::OtherError(std::sync::Arc::new(webpki::Error::CaUsedAsEndEntity)),
+        ));
+        assert_eq!(describe(&ca), CA_AS_SERVER);
+        assert!(!describe(&ca).contains("OtherError"));
         assert_eq!(describe_io(&io::Error::other("x")), "x");
     }
 }

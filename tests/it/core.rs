@@ -487,7 +487,12 @@ fn environment_fallbacks_and_command_line_wins() {
     c.env("DOCK_BIND_PORT", "0");
     let f = Running::from_command(Mode::Subreaper, c).finish();
     assert_eq!(f.code, 2);
-    assert!(f.stderr.contains("--bind-port"), "{}", f.stderr);
+    // Named as the user set it (issue 16): the variable, not a flag never typed.
+    assert!(
+        f.stderr.starts_with("dock: DOCK_BIND_PORT '0'"),
+        "{}",
+        f.stderr
+    );
     let mut c = util::command(Mode::Subreaper, &["--grace-period", "1", "true"]);
     c.env("DOCK_GRACE_PERIOD", "bogus");
     assert_eq!(Running::from_command(Mode::Subreaper, c).finish().code, 0);

@@ -191,15 +191,15 @@ fn output_written_just_before_exit_reaches_the_peer() {
     assert_eq!(got, want);
 }
 
+/// On TCP a close is a FIN, the same as a half-close, until dock sends something: the child gets
+/// end-of-file, writes, and the closed peer's reset to that output is the hang-up (issue 16).
 #[test]
 fn peer_closing_hangs_up_the_childs_session() {
     for mode in MODES {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("tcp://127.0.0.1:{}", l.local_addr().unwrap().port());
-        let mut d = Running::start(
-            mode,
-            &["--io", &url, "sh", "-c", "echo ready; exec sleep 1000"],
-        );
+        let script = "echo ready; read x; echo after-eof; exec sleep 1000";
+        let mut d = Running::start(mode, &["--io", &url, "sh", "-c", script]);
         let mut s = accept_tcp(&l);
         read_until(&mut s, "ready");
         drop(s);
@@ -207,6 +207,67 @@ fn peer_closing_hangs_up_the_childs_session() {
         let f = d.finish_within(Duration::from_secs(3));
         assert_eq!(f.code, 128 + libc::SIGHUP, "{mode:?}: {}", f.stderr);
     }
+}
+
+/// Issue 16, item 7: a half-close (`shutdown(SHUT_WR)`) is the end of the input, not a hang-up:
+/// the child reads everything, then end-of-file (after a partial line too), and its output still
+/// reaches the peer.
+#[test]
+fn a_half_close_is_end_of_input_and_output_still_flows() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("tcp://127.0.0.1:{}", l.local_addr().unwrap().port());
+    let script = "cat; echo; echo done; exit 4";
+    let d = Running::start(Mode::Pid1, &["--io", &url, "sh", "-c", script]);
+    let mut s = accept_tcp(&l);
+    s.write_all(b"first\nsecond").unwrap();
+    s.shutdown(std::net::Shutdown::Write).unwrap();
+    assert_eq!(read_to_end(&mut s), "first\r\nsecond\r\ndone\r\n");
+    let f = d.finish();
+    assert_eq!(f.code, 4, "not a hang-up (129): {}", f.stderr);
+}
+
+/// Issue 16, item 7: the peer's close is seen while input waits for a child that does not read
+/// (200 kB: more than the pty and dock's chunk hold), and logged with `-d`.
+#[test]
+fn a_close_is_seen_while_input_waits_for_the_child() {
+    let dir = TempDir::new("io-close-pending");
+    let path = dir.path("peer.sock");
+    let l = UnixListener::bind(&path).unwrap();
+    let url = format!("unix://{path}");
+    let mut d = Running::start(
+        Mode::Pid1,
+        &[
+            "-d",
+            "--io",
+            &url,
+            "sh",
+            "-c",
+            "echo ready; exec sleep 1000",
+        ],
+    );
+    wait_readable(&l, "connection");
+    let (mut s, _) = l.accept().unwrap();
+    s.set_read_timeout(Some(DEADLINE)).unwrap();
+    read_until(&mut s, "ready");
+    s.set_nonblocking(true).unwrap();
+    let mut line = [b'x'; 1024];
+    line[1023] = b'\n';
+    let mut sent = 0;
+    while sent < 200 * 1024 {
+        match s.write(&line) {
+            Ok(n) => sent += n,
+            Err(_) => break,
+        }
+    }
+    assert!(sent > 64 * 1024, "only {sent} bytes fit");
+    drop(s);
+    let f = d.finish_within(DEADLINE);
+    assert_eq!(f.code, 128 + libc::SIGHUP, "{}", f.stderr);
+    assert!(
+        f.stderr.contains("--io peer closed the connection"),
+        "{}",
+        f.stderr
+    );
 }
 
 #[test]
@@ -349,6 +410,31 @@ fn a_server_without_a_common_key_exchange_is_refused_with_one_line_naming_the_ur
     let server = tls_serve_one(l, &x25519, b"x\n");
     let stderr = refused_before_start(&dir, &url, &["--ca-file", &ca]);
     assert!(stderr.contains("(dock offers TLS 1.2 or 1.3, "), "{stderr}");
+    assert!(server.join().unwrap().is_err());
+}
+
+/// Issue 16, item 10: a self-signed CA certificate presented as the server's own (even with that CA
+/// given as --ca-file) gets a line that says what it is and what to do, not rustls' `Other(...)`.
+#[cfg(feature = "tls")]
+#[test]
+fn a_ca_certificate_as_the_servers_own_is_explained() {
+    let dir = TempDir::new("io-ca-leaf");
+    let certs = crate::pki::make(&dir);
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("tls://127.0.0.1:{}", l.local_addr().unwrap().port());
+    let ca = certs.ca.clone();
+    let ca_as_leaf = crate::pki::TestPki {
+        server: certs.server_ca_as_leaf.clone(),
+        ..certs
+    };
+    let server = tls_serve_one(l, &ca_as_leaf, b"x\n");
+    let stderr = refused_before_start(&dir, &url, &["--ca-file", &ca]);
+    assert!(
+        stderr.contains("the server's certificate is a CA certificate")
+            && stderr.contains("--insecure"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("OtherError"), "{stderr}");
     assert!(server.join().unwrap().is_err());
 }
 

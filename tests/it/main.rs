@@ -7,6 +7,7 @@
 mod core;
 mod engines;
 mod hook;
+mod input;
 mod io;
 #[cfg(feature = "tls")]
 mod pki;

@@ -19,6 +19,9 @@ pub struct TestPki {
     pub server_tls12: Arc<rustls::ServerConfig>,
     /// The same, with X25519 as its only key exchange (dock does not offer it: refused).
     pub server_x25519: Arc<rustls::ServerConfig>,
+    /// A server presenting the CA certificate itself (self-signed, CA:TRUE) as its own: the usual
+    /// mistake with `openssl req -x509`, refused by verification (webpki's CaUsedAsEndEntity).
+    pub server_ca_as_leaf: Arc<rustls::ServerConfig>,
 }
 
 fn openssl(args: &[&str]) {
@@ -104,6 +107,14 @@ pub fn make(dir: &TempDir) -> TestPki {
         .collect::<Result<_, _>>()
         .unwrap();
     let key = PrivateKeyDer::from_pem_file(&key).unwrap();
+    let ca_chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&ca)
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let ca_as_leaf = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(ca_chain, PrivateKeyDer::from_pem_file(&ca_key).unwrap())
+        .unwrap();
     let server = |versions: &[&'static rustls::SupportedProtocolVersion], x25519_only: bool| {
         let mut provider = rustls::crypto::ring::default_provider();
         if x25519_only {
@@ -122,5 +133,6 @@ pub fn make(dir: &TempDir) -> TestPki {
         server: server(rustls::DEFAULT_VERSIONS, false),
         server_tls12: server(&[&rustls::version::TLS12], false),
         server_x25519: server(rustls::DEFAULT_VERSIONS, true),
+        server_ca_as_leaf: Arc::new(ca_as_leaf),
     }
 }

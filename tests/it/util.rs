@@ -17,9 +17,14 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 /// bounds a failure, it is not a speed assertion.
 pub const DEADLINE: Duration = Duration::from_secs(20);
 
-/// The dock binary cargo built for these tests.
+/// The dock binary cargo built for these tests, or the one `DOCK_IT_BIN` names: a new test run
+/// against an older build shows that it fails there (`DOCK_IT_BIN=/path/to/old/dock cargo test
+/// --test it <name>`).
 pub fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_dock")
+    static BIN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| {
+        std::env::var("DOCK_IT_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_dock").to_string())
+    })
 }
 
 /// How dock is run.

@@ -60,8 +60,12 @@ fn rotate_periods() {
         "1.5h",
         "99999999999999999999",
         "18446744073709551615d",
+        " 1s",
+        "1s ",
+        " 24",
+        "1 s",
     ] {
-        assert!(parse_rotate_period(bad).is_err(), "{bad}");
+        assert!(parse_rotate_period(bad).is_err(), "{bad:?}");
     }
 }
 
@@ -199,6 +203,30 @@ fn hook_urls() {
     ] {
         assert!(parse_hook_url(bad).is_err(), "{bad}");
     }
+}
+
+/// Host names: at most 253 bytes, labels at most 63 (RFC 1035), for `--io` and `--web-hook` alike.
+#[test]
+fn host_names_have_a_length_limit() {
+    let label = "a".repeat(63);
+    let longest = [&label[..], &label, &label, &"b".repeat(61)].join(".");
+    assert_eq!(longest.len(), 253);
+    assert_eq!(
+        parse_hook_url(&format!("http://{longest}/")).unwrap().host,
+        longest
+    );
+    assert!(parse_io(&format!("tcp://{longest}:1")).is_ok());
+    let over = format!("{longest}c");
+    let errors = [
+        parse_hook_url(&format!("http://{over}/")).unwrap_err(),
+        parse_io(&format!("tcp://{over}:1")).unwrap_err(),
+    ];
+    for e in errors {
+        assert!(e.contains("254 bytes") && e.len() < 100, "{e}");
+    }
+    let e = parse_io(&format!("tcp://{}:1", "a".repeat(240_000))).unwrap_err();
+    assert!(e.len() < 100, "{e}");
+    assert!(parse_hook_url(&format!("http://{}.x/", "a".repeat(64))).is_err());
 }
 
 #[test]
