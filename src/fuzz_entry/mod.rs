@@ -65,6 +65,20 @@ pub fn cli_values(data: &[u8]) {
         assert!(!d.is_zero(), "zero rotation period from {s:?}");
     }
     let _ = values::parse_grace(s);
+    if let Ok(n) = values::parse_ready_fd(s) {
+        assert!(n >= 3, "--ready-fd {n} from {s:?}");
+    }
+    if let Ok(d) = values::parse_ready_timeout(s) {
+        assert!(d >= std::time::Duration::from_millis(1), "--ready-timeout {d:?} from {s:?}");
+    }
+    if let Ok(Some(addr)) = values::parse_notify(s) {
+        use crate::ready::notify::NotifyAddr;
+        match addr {
+            NotifyAddr::Auto => {}
+            NotifyAddr::Abstract(n) => assert!(!n.is_empty() && n.len() <= 107 && s == format!("@{}", String::from_utf8_lossy(&n))),
+            NotifyAddr::Path(p) => assert!(p.is_absolute() && s.len() <= 107 && p.as_os_str() == s),
+        }
+    }
     // Masking URL secrets in any text (every message goes through it): idempotent, and what it
     // masks of a value is gone from it.
     let once = crate::log::redact(s).into_owned();

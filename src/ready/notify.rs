@@ -17,20 +17,15 @@
 //! Reads `Spawned`, `ChildExited`, `Stop`; posts `Condition(Notify)`, `Status`.
 
 use std::ffi::OsString;
-use std::io::IoSliceMut;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::os::unix::ffi::OsStringExt;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use mio::{Interest, Token};
 use nix::errno::Errno;
-use nix::sys::socket::{
-    bind, getsockname, recvmsg, setsockopt, socket, sockopt, AddressFamily, ControlMessageOwned,
-    MsgFlags, SockFlag, SockType, UnixAddr,
-};
 
-use super::notify_msg::{parse, summarize, Assignment, Malformed, MAX_DATAGRAM};
+use super::notify_msg::{parse, summarize, Malformed, MAX_DATAGRAM};
 use super::ReadyError;
 use crate::event::{Ctx, Event, Handler, Key};
 use crate::notice::{Condition, Notice};
@@ -53,10 +48,6 @@ pub enum NotifyAddr {
 /// Datagrams read per wakeup before the loop gets a turn.
 pub const BATCH: usize = 64;
 
-/// Most fds one datagram can carry (`SCM_MAX_FD`, include/net/scm.h): room for all, so the control
-/// data is never cut (`MSG_CTRUNC` would hide the credentials).
-const MAX_FDS: usize = 253;
-
 /// The socket's key, and the deadline's.
 const SOCK: Key = 0;
 const MORE: Key = 0;
@@ -77,7 +68,6 @@ pub struct Notify {
     ready: bool,
     status: Option<String>,
     buf: Vec<u8>,
-    cmsg: Vec<u8>,
 }
 
 impl Notify {
@@ -87,41 +77,35 @@ impl Notify {
     /// [`ReadyError::Notify`]: socket creation, a name in use (EADDRINUSE), a path that exists and is
     /// not a socket (EEXIST), a directory that does not exist or is read-only.
     pub fn bind(addr: &NotifyAddr) -> Result<Notify, ReadyError> {
-        let shown = match addr {
-            NotifyAddr::Auto => "(an abstract name)".to_string(),
-            NotifyAddr::Abstract(n) => format!("@{}", String::from_utf8_lossy(n)),
-            NotifyAddr::Path(p) => p.display().to_string(),
+        // sun_path's bytes (unix(7)): empty for the autobind, a NUL then the abstract name, a path.
+        let want = match addr {
+            NotifyAddr::Auto => Vec::new(),
+            NotifyAddr::Abstract(n) => [b"\0".as_slice(), n].concat(),
+            NotifyAddr::Path(p) => p.as_os_str().as_bytes().to_vec(),
         };
-        let flags = SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK;
-        let sock = socket(AddressFamily::Unix, SockType::Datagram, flags, None)
-            .map_err(failed(&shown, "creating the socket"))?;
-        setsockopt(&sock, sockopt::PassCred, &true)
-            .map_err(failed(&shown, "setting SO_PASSCRED"))?;
-        let fd = sock.as_raw_fd();
-        let (env, path) = match addr {
-            // A bind with only the family is the autobind (unix(7)).
-            NotifyAddr::Auto => {
-                bind(fd, &UnixAddr::new_unnamed()).map_err(failed(&shown, "binding"))?;
-                let name: UnixAddr = getsockname(fd).map_err(failed(&shown, "reading the name"))?;
-                let name = name.as_abstract().unwrap_or_default().to_vec();
-                (at_name(&name), None)
-            }
-            NotifyAddr::Abstract(name) => {
-                let a = UnixAddr::new_abstract(name).map_err(failed(&shown, "binding"))?;
-                bind(fd, &a).map_err(failed(&shown, "binding"))?;
-                (at_name(name), None)
-            }
-            NotifyAddr::Path(p) => {
-                use std::os::unix::fs::PermissionsExt;
-                replace_stale(p).map_err(failed(&shown, "replacing what is there"))?;
-                let a = UnixAddr::new(p.as_path()).map_err(failed(&shown, "binding"))?;
-                bind(fd, &a).map_err(failed(&shown, "binding"))?;
-                let everyone = std::fs::Permissions::from_mode(0o666);
-                std::fs::set_permissions(p, everyone)
-                    .map_err(failed(&shown, "making it writable"))?;
-                (p.clone().into_os_string(), Some(p.clone()))
-            }
+        let path = match addr {
+            NotifyAddr::Path(p) => Some(p.clone()),
+            _ => None,
         };
+        let fail = |what, source| ReadyError::Notify {
+            addr: match want.is_empty() {
+                true => "(a name the kernel picks)".into(),
+                false => env_form(&want).to_string_lossy().into_owned(),
+            },
+            what,
+            source,
+        };
+        if let Some(p) = &path {
+            replace_stale(p).map_err(|e| fail("replacing what is there", e))?;
+        }
+        let (sock, bound) =
+            crate::sys::creds::bind_passcred(&want).map_err(|e| fail("binding", e))?;
+        if let Some(p) = &path {
+            use std::os::unix::fs::PermissionsExt;
+            let everyone = std::fs::Permissions::from_mode(0o666);
+            std::fs::set_permissions(p, everyone).map_err(|e| fail("making it writable", e))?;
+        }
+        let env = env_form(&bound);
         debug!("--ready-notify: NOTIFY_SOCKET={}", env.to_string_lossy());
         Ok(Notify {
             sock: Some((sock, None)),
@@ -134,7 +118,6 @@ impl Notify {
             ready: false,
             status: None,
             buf: vec![0; MAX_DATAGRAM],
-            cmsg: nix::cmsg_space!(libc::ucred, [RawFd; MAX_FDS]),
         })
     }
 
@@ -147,7 +130,7 @@ impl Notify {
     fn drain(&mut self, cx: &mut Ctx<'_>) {
         for _ in 0..BATCH {
             let Some((sock, _)) = &self.sock else { return };
-            match receive(sock.as_raw_fd(), &mut self.buf, &mut self.cmsg) {
+            match crate::sys::creds::recv_with_pid(sock.as_raw_fd(), &mut self.buf) {
                 Ok(Some((len, pid))) => self.datagram(cx, len, pid),
                 Ok(None) => return,
                 Err(e) => {
@@ -181,25 +164,14 @@ impl Notify {
             Ok(list) => list,
             Err(e) => return debug!("--ready-notify: pid {pid}: {e}: ignored"),
         };
-        for a in &list {
-            match a {
-                Assignment::Ready | Assignment::Status(_) => {}
-                Assignment::Reloading => debug!("--ready-notify: pid {pid}: RELOADING=1"),
-                Assignment::Stopping => debug!("--ready-notify: pid {pid}: STOPPING=1"),
-                Assignment::MainPid(p) => {
-                    debug!("--ready-notify: pid {pid}: MAINPID={p} (dock keeps its own main child)")
-                }
-                Assignment::Other { key, value } => {
-                    debug!(
-                        "--ready-notify: pid {pid}: {key}={} (ignored)",
-                        value.escape_debug()
-                    )
-                }
-            }
-        }
+        // Every datagram once with -d: STOPPING=1, RELOADING=1, MAINPID= and unknown keys are
+        // only shown (dock keeps its own main child whatever MAINPID says).
+        debug!(
+            "--ready-notify: pid {pid}: {:?}",
+            String::from_utf8_lossy(&self.buf[..len])
+        );
         let n = summarize(&list);
         if let Some(text) = n.status.filter(|&s| self.status.as_deref() != Some(s)) {
-            debug!("--ready-notify: pid {pid}: STATUS={}", text.escape_debug());
             self.status = Some(text.to_string());
             cx.post(Notice::Status(text.to_string()));
         }
@@ -251,21 +223,13 @@ impl Notify {
     }
 }
 
-/// The error for a failed step of [`Notify::bind`].
-fn failed<E: Into<std::io::Error>>(addr: &str, what: &'static str) -> impl FnOnce(E) -> ReadyError {
-    let addr = addr.to_string();
-    move |e| ReadyError::Notify {
-        addr,
-        what,
-        source: e.into(),
+/// `NOTIFY_SOCKET`'s form of sun_path's bytes (sd_notify(3)): `@name` for an abstract name (a NUL
+/// first), else the path.
+fn env_form(sun_path: &[u8]) -> OsString {
+    match sun_path.split_first() {
+        Some((0, name)) => OsString::from_vec([b"@".as_slice(), name].concat()),
+        _ => OsString::from_vec(sun_path.to_vec()),
     }
-}
-
-/// `@` and an abstract name, as `NOTIFY_SOCKET` spells it.
-fn at_name(name: &[u8]) -> OsString {
-    let mut v = b"@".to_vec();
-    v.extend_from_slice(name);
-    OsString::from_vec(v)
 }
 
 /// Removes a socket left at `p` by an earlier run (bind would fail with EADDRINUSE); anything else
@@ -277,37 +241,6 @@ fn replace_stale(p: &Path) -> std::io::Result<()> {
         Ok(_) => Err(Errno::EEXIST.into()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(e),
-    }
-}
-
-/// One `recvmsg` (`MSG_TRUNC`: the datagram's real length even when longer than `buf`): its length
-/// and the sender's pid, `None` when nothing is waiting. fds that came with it are closed.
-fn receive(
-    fd: RawFd,
-    buf: &mut [u8],
-    cmsg: &mut [u8],
-) -> nix::Result<Option<(usize, Option<i32>)>> {
-    let flags = MsgFlags::MSG_TRUNC | MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_CMSG_CLOEXEC;
-    loop {
-        let mut iov = [IoSliceMut::new(buf)];
-        let msg = match recvmsg::<()>(fd, &mut iov, Some(cmsg), flags) {
-            Ok(m) => m,
-            Err(Errno::EINTR) => continue,
-            Err(Errno::EAGAIN) => return Ok(None),
-            Err(e) => return Err(e),
-        };
-        let mut pid = None;
-        // Cut control data (not with room for SCM_MAX_FD fds) cannot be read: no credentials.
-        if let Ok(cmsgs) = msg.cmsgs() {
-            for c in cmsgs {
-                match c {
-                    ControlMessageOwned::ScmCredentials(cred) => pid = Some(cred.pid()),
-                    ControlMessageOwned::ScmRights(fds) => crate::sys::close_received(&fds),
-                    _ => {}
-                }
-            }
-        }
-        return Ok(Some((msg.bytes, pid)));
     }
 }
 

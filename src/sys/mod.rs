@@ -3,6 +3,7 @@
 //!
 //! Registers nothing; callers register the fds it returns.
 
+pub mod creds;
 pub mod fs;
 pub mod mem;
 pub mod out;

@@ -110,7 +110,7 @@ fn senders_outside_the_tree_and_bad_datagrams_are_dropped() {
 
 #[test]
 fn passed_fds_are_closed_and_a_flood_is_read_in_batches() {
-    use nix::sys::socket::{sendmsg, ControlMessage, UnixAddr};
+    use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags, UnixAddr};
     let (mut lp, rec, n) = setup(&NotifyAddr::Auto, me());
     // sd_notify_barrier: a pipe's write end with BARRIER=1; the barrier holds until dock closes it.
     let (r, w) = nix::unistd::pipe().unwrap();
