@@ -17,14 +17,13 @@ pub mod payload;
 pub mod queue;
 pub mod sign;
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use thiserror::Error;
 
 use crate::event::{Ctx, Event, Handler, Key};
-use crate::http::conn::{Conn, ConnError};
-use crate::http::resolve::Resolving;
+use crate::http::exchange::Exchange;
 use crate::http::Url;
 use crate::notice::Notice;
 use crate::tls::TlsOptions;
@@ -67,9 +66,6 @@ pub enum HookError {
     },
 }
 
-/// The connection's and the resolver pipe's keys.
-const CONN: Key = 0;
-const RESOLVED: Key = 1;
 /// The one deadline.
 const TIMER: Key = 0;
 
@@ -77,14 +73,8 @@ const TIMER: Key = 0;
 enum Phase {
     /// Nothing queued.
     Idle,
-    /// The resolver thread is looking up the host.
-    Resolving(Resolving),
-    /// A connection is open; `addrs[next..]` remain to try if it fails to connect.
-    Sending {
-        conn: Conn,
-        addrs: Vec<SocketAddr>,
-        next: usize,
-    },
+    /// A try is on its way (looking up the host, connecting, or waiting for the response).
+    Exchanging(Exchange),
     /// Waiting to retry.
     Backoff,
 }
@@ -111,8 +101,6 @@ pub struct Hook {
     pid: Option<i32>,
     /// Addresses from the last lookup, reused until an attempt fails.
     addrs: Option<Vec<SocketAddr>>,
-    /// The current request's bytes (kept for the next address or try).
-    request: Vec<u8>,
     /// `ready_ms`, the stop's `reason`, the latest `status_text`.
     extra: payload::Extra,
 }
@@ -165,7 +153,6 @@ impl Hook {
             exit_deadline: None,
             pid: None,
             addrs: None,
-            request: Vec::new(),
             extra: payload::Extra::default(),
         })
     }
@@ -239,97 +226,37 @@ impl Hook {
         self.rearm(cx);
         let body = payload::body(item.status, item.pid, &netif::interfaces(), &self.extra);
         let signature = self.secret.as_ref().map(|k| k.signature(&body));
-        self.request = crate::http::put_json(&self.url, &body, signature.as_deref());
+        let request = crate::http::put_json(&self.url, &body, signature.as_deref());
         debug!(
             "web hook {}: PUT {} (try {})",
             self.label,
             String::from_utf8_lossy(&body),
             item.tries + 1
         );
-        let addrs = if let Ok(ip) = self.url.host.parse::<IpAddr>() {
-            vec![SocketAddr::new(ip, self.url.port)]
-        } else if let Some(a) = &self.addrs {
-            a.clone()
-        } else {
-            match Resolving::start(cx, RESOLVED, &self.url.host, self.url.port) {
-                Ok(res) => self.phase = Phase::Resolving(res),
-                Err(e) => self.attempt_failed(cx, format!("resolving {}: {e}", self.url.host)),
-            }
-            return;
-        };
-        self.connect(cx, addrs, 0, None);
-    }
-
-    /// Connects to the first of `addrs[next..]` that accepts a connect; `last` is the previous
-    /// address's failure, reported when none is left.
-    fn connect(
-        &mut self,
-        cx: &mut Ctx<'_>,
-        addrs: Vec<SocketAddr>,
-        mut next: usize,
-        mut last: Option<ConnError>,
-    ) {
-        while let Some(&addr) = addrs.get(next) {
-            next += 1;
-            #[cfg(feature = "tls")]
-            let opened = Conn::open(cx, CONN, addr, self.request.clone(), self.tls.as_ref());
-            #[cfg(not(feature = "tls"))]
-            let opened = Conn::open(cx, CONN, addr, self.request.clone());
-            match opened {
-                Ok(conn) => {
-                    self.phase = Phase::Sending { conn, addrs, next };
-                    return;
-                }
-                Err(e) => last = Some(e),
-            }
-        }
-        let reason = last.map_or_else(|| "no address".to_string(), |e| crate::log::chain(&e));
-        self.attempt_failed(cx, reason);
-    }
-
-    fn on_resolved(&mut self, cx: &mut Ctx<'_>, ev: Event) {
-        let Phase::Resolving(res) = &mut self.phase else {
-            return;
-        };
-        if res.token() != ev.token {
-            return;
-        }
-        let Some(answer) = res.poll() else { return };
-        self.cleanup_phase(cx);
-        match answer {
-            Ok(addrs) if !addrs.is_empty() => {
-                self.addrs = Some(addrs.clone());
-                self.connect(cx, addrs, 0, None);
-            }
-            Ok(_) => self.attempt_failed(cx, format!("{}: no address", self.url.host)),
-            Err(e) => self.attempt_failed(cx, format!("resolving {}: {e}", self.url.host)),
+        #[cfg(feature = "tls")]
+        let started = Exchange::start(cx, &self.url, &self.addrs, request, self.tls.as_ref());
+        #[cfg(not(feature = "tls"))]
+        let started = Exchange::start(cx, &self.url, &self.addrs, request);
+        match started {
+            Ok(x) => self.phase = Phase::Exchanging(x),
+            Err(reason) => self.attempt_failed(cx, reason),
         }
     }
 
-    fn on_conn(&mut self, cx: &mut Ctx<'_>, ev: Event) {
-        let Phase::Sending { conn, .. } = &mut self.phase else {
+    /// An event of the try on its way: its outcome, once there is one.
+    fn on_exchange(&mut self, cx: &mut Ctx<'_>, ev: Event) {
+        let Phase::Exchanging(x) = &mut self.phase else {
             return;
         };
-        if conn.token() != ev.token {
-            return;
-        }
-        let result = conn.on_ready();
-        if let Ok(None) = result {
-            return;
-        }
-        let Phase::Sending { conn, addrs, next } = std::mem::replace(&mut self.phase, Phase::Idle)
-        else {
+        let Some(outcome) = x.on_event(cx, ev, &self.url, &mut self.addrs) else {
             return;
         };
-        conn.close(cx);
-        match result {
-            Ok(Some(resp)) if resp.success() => self.delivered(cx, resp.code),
-            Ok(Some(resp)) => {
-                self.attempt_failed(cx, format!("HTTP {} {}", resp.code, resp.reason))
-            }
-            Err(e @ ConnError::Connect { .. }) => self.connect(cx, addrs, next, Some(e)),
-            Err(e) => self.attempt_failed(cx, crate::log::chain(&e)),
-            Ok(None) => {}
+        // Its fds are closed.
+        self.phase = Phase::Idle;
+        match outcome {
+            Ok(resp) if resp.success() => self.delivered(cx, resp.code),
+            Ok(resp) => self.attempt_failed(cx, format!("HTTP {} {}", resp.code, resp.reason)),
+            Err(reason) => self.attempt_failed(cx, reason),
         }
     }
 
@@ -414,10 +341,8 @@ impl Hook {
 
     /// Closes the connection or resolver of the current phase, if any; the phase becomes Idle.
     fn cleanup_phase(&mut self, cx: &mut Ctx<'_>) {
-        match std::mem::replace(&mut self.phase, Phase::Idle) {
-            Phase::Sending { conn, .. } => conn.close(cx),
-            Phase::Resolving(res) => res.close(cx),
-            Phase::Idle | Phase::Backoff => {}
+        if let Phase::Exchanging(x) = std::mem::replace(&mut self.phase, Phase::Idle) {
+            x.close(cx);
         }
     }
 
@@ -441,11 +366,7 @@ impl Handler for Hook {
     fn start(&mut self, _cx: &mut Ctx<'_>) {}
 
     fn on_event(&mut self, cx: &mut Ctx<'_>, ev: Event) {
-        match ev.key {
-            CONN => self.on_conn(cx, ev),
-            RESOLVED => self.on_resolved(cx, ev),
-            _ => {}
-        }
+        self.on_exchange(cx, ev);
     }
 
     fn on_deadline(&mut self, cx: &mut Ctx<'_>, _key: Key) {

@@ -6,6 +6,7 @@
 //! Registers nothing itself; its users register the connections and resolver pipes it opens.
 
 pub mod conn;
+pub mod exchange;
 pub mod resolve;
 pub mod response;
 

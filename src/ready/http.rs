@@ -1,6 +1,6 @@
 //! `--ready-http URL`: `GET` the URL until a 2xx answers ([`Condition::Http`], once), on the loop
-//! with dock's HTTP/1.1 client (the web hook's: [`Conn`], [`Resolving`], the same TLS verification
-//! rules). A refused connection, a try without a complete response within [`TRY_TIMEOUT`], any other
+//! with dock's HTTP/1.1 client (the web hook's [`Exchange`], the same TLS verification rules). A
+//! refused connection, a try without a complete response within [`TRY_TIMEOUT`], any other
 //! status: "not yet", tried again after [`next_delay`] (a few ms at first, backing off to 1 s); `-d`
 //! shows each distinct failure once, not each try. Kubernetes' httpGet probe also takes 3xx; dock
 //! wants a 2xx, the status a health endpoint answers when healthy.
@@ -9,14 +9,13 @@
 //! is resolved. Deadline: the next try, or the current try's timeout. Reads `Spawned`,
 //! `ChildExited`, `Stop`; posts `Condition(Http)`.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use super::ReadyError;
 use crate::debug;
 use crate::event::{Ctx, Event, Handler, Key};
-use crate::http::conn::{Conn, ConnError};
-use crate::http::resolve::Resolving;
+use crate::http::exchange::Exchange;
 use crate::http::Url;
 use crate::notice::{Condition, Notice};
 use crate::tls::TlsOptions;
@@ -45,24 +44,8 @@ pub struct HttpCheckConfig {
     pub tls: TlsOptions,
 }
 
-/// The connection's and the resolver pipe's keys; the one deadline.
-const CONN: Key = 0;
-const RESOLVED: Key = 1;
+/// The one deadline: the next try, or the current one's timeout.
 const TIMER: Key = 0;
-
-/// Where the check is.
-enum Phase {
-    /// Waiting for the next try (or not started, or over).
-    Idle,
-    /// The resolver thread is looking up the host.
-    Resolving(Resolving),
-    /// A connection is open; `addrs[next..]` remain to try if it fails to connect.
-    Sending {
-        conn: Conn,
-        addrs: Vec<SocketAddr>,
-        next: usize,
-    },
-}
 
 /// The check.
 pub struct HttpCheck {
@@ -72,8 +55,9 @@ pub struct HttpCheck {
     #[cfg(feature = "tls")]
     tls: Option<crate::http::conn::TlsParams>,
     request: Vec<u8>,
-    phase: Phase,
-    /// Addresses from the last lookup, kept while the server answers.
+    /// The try on its way; none while waiting for the next.
+    try_: Option<Exchange>,
+    /// Addresses from the last lookup, kept until a try fails.
     addrs: Option<Vec<SocketAddr>>,
     spawned: Option<Instant>,
     tries: u32,
@@ -124,7 +108,7 @@ impl HttpCheck {
             label,
             #[cfg(feature = "tls")]
             tls,
-            phase: Phase::Idle,
+            try_: None,
             addrs: None,
             spawned: None,
             tries: 0,
@@ -133,94 +117,33 @@ impl HttpCheck {
         })
     }
 
-    /// A try: resolve (unless an IP literal or cached), then connect.
+    /// A try: resolve (unless an IP literal or cached), connect, GET.
     fn start_try(&mut self, cx: &mut Ctx<'_>) {
         self.tries += 1;
         cx.arm_in(TIMER, TRY_TIMEOUT);
-        let addrs = if let Ok(ip) = self.url.host.parse::<IpAddr>() {
-            vec![SocketAddr::new(ip, self.url.port)]
-        } else if let Some(a) = &self.addrs {
-            a.clone()
-        } else {
-            match Resolving::start(cx, RESOLVED, &self.url.host, self.url.port) {
-                Ok(res) => self.phase = Phase::Resolving(res),
-                Err(e) => self.failed(cx, format!("resolving {}: {e}", self.url.host)),
-            }
-            return;
-        };
-        self.connect(cx, addrs, 0, None);
-    }
-
-    /// Connects to the first of `addrs[next..]` that accepts a connect; `last` is the previous
-    /// address's failure, reported when none is left.
-    fn connect(
-        &mut self,
-        cx: &mut Ctx<'_>,
-        addrs: Vec<SocketAddr>,
-        mut next: usize,
-        mut last: Option<ConnError>,
-    ) {
-        while let Some(&addr) = addrs.get(next) {
-            next += 1;
-            #[cfg(feature = "tls")]
-            let opened = Conn::open(cx, CONN, addr, self.request.clone(), self.tls.as_ref());
-            #[cfg(not(feature = "tls"))]
-            let opened = Conn::open(cx, CONN, addr, self.request.clone());
-            match opened {
-                Ok(conn) => {
-                    self.phase = Phase::Sending { conn, addrs, next };
-                    return;
-                }
-                Err(e) => last = Some(e),
-            }
-        }
-        // A connect that fails may mean a stale address: look the name up again next time.
-        self.addrs = None;
-        let reason = last.map_or_else(|| "no address".to_string(), |e| crate::log::chain(&e));
-        self.failed(cx, reason);
-    }
-
-    fn on_resolved(&mut self, cx: &mut Ctx<'_>, ev: Event) {
-        let Phase::Resolving(res) = &mut self.phase else {
-            return;
-        };
-        if res.token() != ev.token {
-            return;
-        }
-        let Some(answer) = res.poll() else { return };
-        self.cleanup(cx);
-        match answer {
-            Ok(addrs) if !addrs.is_empty() => {
-                self.addrs = Some(addrs.clone());
-                self.connect(cx, addrs, 0, None);
-            }
-            Ok(_) => self.failed(cx, format!("{}: no address", self.url.host)),
-            Err(e) => self.failed(cx, format!("resolving {}: {e}", self.url.host)),
+        let request = self.request.clone();
+        #[cfg(feature = "tls")]
+        let started = Exchange::start(cx, &self.url, &self.addrs, request, self.tls.as_ref());
+        #[cfg(not(feature = "tls"))]
+        let started = Exchange::start(cx, &self.url, &self.addrs, request);
+        match started {
+            Ok(x) => self.try_ = Some(x),
+            Err(reason) => self.failed(cx, reason),
         }
     }
 
-    fn on_conn(&mut self, cx: &mut Ctx<'_>, ev: Event) {
-        let Phase::Sending { conn, .. } = &mut self.phase else {
+    /// An event of the try on its way: its outcome, once there is one.
+    fn on_exchange(&mut self, cx: &mut Ctx<'_>, ev: Event) {
+        let Some(x) = &mut self.try_ else { return };
+        let Some(outcome) = x.on_event(cx, ev, &self.url, &mut self.addrs) else {
             return;
         };
-        if conn.token() != ev.token {
-            return;
-        }
-        let result = conn.on_ready();
-        if let Ok(None) = result {
-            return;
-        }
-        let Phase::Sending { conn, addrs, next } = std::mem::replace(&mut self.phase, Phase::Idle)
-        else {
-            return;
-        };
-        conn.close(cx);
-        match result {
-            Ok(Some(resp)) if resp.success() => self.answered(cx, resp.code),
-            Ok(Some(resp)) => self.failed(cx, format!("HTTP {} {}", resp.code, resp.reason)),
-            Err(e @ ConnError::Connect { .. }) => self.connect(cx, addrs, next, Some(e)),
-            Err(e) => self.failed(cx, crate::log::chain(&e)),
-            Ok(None) => {}
+        // Its fds are closed.
+        self.try_ = None;
+        match outcome {
+            Ok(resp) if resp.success() => self.answered(cx, resp.code),
+            Ok(resp) => self.failed(cx, format!("HTTP {} {}", resp.code, resp.reason)),
+            Err(reason) => self.failed(cx, reason),
         }
     }
 
@@ -237,9 +160,11 @@ impl HttpCheck {
         cx.post(Notice::Condition(Condition::Http));
     }
 
-    /// The try failed: log it if it fails differently from the last, try again later.
+    /// The try failed: log it if it fails differently from the last, try again later (with a new
+    /// lookup: the failure may be a stale address).
     fn failed(&mut self, cx: &mut Ctx<'_>, reason: String) {
         self.cleanup(cx);
+        self.addrs = None;
         if self.last_failure.as_deref() != Some(reason.as_str()) {
             debug!(
                 "--ready-http {}: not yet (try {}): {reason}",
@@ -255,21 +180,19 @@ impl HttpCheck {
         if self.over {
             return;
         }
-        match self.phase {
-            Phase::Idle => self.start_try(cx),
-            _ => self.failed(
+        match self.try_ {
+            None => self.start_try(cx),
+            Some(_) => self.failed(
                 cx,
                 format!("no response within {}", crate::log::seconds(TRY_TIMEOUT)),
             ),
         }
     }
 
-    /// Closes the connection or resolver of the current phase, if any.
+    /// Ends the try on its way, if any.
     fn cleanup(&mut self, cx: &mut Ctx<'_>) {
-        match std::mem::replace(&mut self.phase, Phase::Idle) {
-            Phase::Sending { conn, .. } => conn.close(cx),
-            Phase::Resolving(res) => res.close(cx),
-            Phase::Idle => {}
+        if let Some(x) = self.try_.take() {
+            x.close(cx);
         }
     }
 
@@ -285,11 +208,7 @@ impl Handler for HttpCheck {
     fn start(&mut self, _cx: &mut Ctx<'_>) {}
 
     fn on_event(&mut self, cx: &mut Ctx<'_>, ev: Event) {
-        match ev.key {
-            CONN => self.on_conn(cx, ev),
-            RESOLVED => self.on_resolved(cx, ev),
-            _ => {}
-        }
+        self.on_exchange(cx, ev);
     }
 
     fn on_deadline(&mut self, cx: &mut Ctx<'_>, _key: Key) {
