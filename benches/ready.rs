@@ -109,7 +109,8 @@ fn sick_server() -> String {
     std::thread::spawn(move || {
         for mut c in l.incoming().flatten() {
             if read_body(&mut c).is_some() {
-                let _ = c.write_all(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n");
+                let _ =
+                    c.write_all(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n");
             }
         }
     });
@@ -158,14 +159,19 @@ fn dock(args: &[&str], mode: &str) -> Child {
 }
 
 fn stop(mut d: Child) {
-    let _ = kill(Pid::from_raw(i32::try_from(d.id()).unwrap()), Signal::SIGTERM);
+    let _ = kill(
+        Pid::from_raw(i32::try_from(d.id()).unwrap()),
+        Signal::SIGTERM,
+    );
     let _ = d.wait();
 }
 
 /// Waits for the hook status `want`; its receive time.
 fn hook_status(rx: &Receiver<(String, u64)>, want: &str) -> u64 {
     loop {
-        let (s, t) = rx.recv_timeout(Duration::from_secs(30)).expect("hook request");
+        let (s, t) = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("hook request");
         if s == want {
             return t;
         }
@@ -274,13 +280,20 @@ fn main() {
         Waiting::new("no readiness option", &[], "idle"),
     ];
     let http = [
-        ("connection refused", dock(&["--ready-http", &refused], "idle")),
+        (
+            "connection refused",
+            dock(&["--ready-http", &refused], "idle"),
+        ),
         ("HTTP 503", dock(&["--ready-http", &sick], "idle")),
     ];
     // A timeline from the start of all five: idle switches counted over [1 s, 11 s] (start-up is
     // long over at 1 s), the HTTP checks' CPU over [0, 15 s] and, steady, over [5 s, 15 s].
     let t0 = std::time::Instant::now();
-    let at = |secs: u64| std::thread::sleep((t0 + Duration::from_secs(secs)).saturating_duration_since(std::time::Instant::now()));
+    let at = |secs: u64| {
+        std::thread::sleep(
+            (t0 + Duration::from_secs(secs)).saturating_duration_since(std::time::Instant::now()),
+        )
+    };
     at(1);
     let before: Vec<u64> = waiting.iter().map(|w| switches(w.dock.id())).collect();
     at(HTTP_STEADY_FROM.as_secs());

@@ -282,7 +282,12 @@ impl Readiness {
         let notify = a.ready_notify.as_ref();
         Ok(Readiness {
             notify: parsed(src, "--ready-notify", notify, values::parse_notify)?.flatten(),
-            fd: parsed(src, "--ready-fd", a.ready_fd.as_ref(), values::parse_ready_fd)?,
+            fd: parsed(
+                src,
+                "--ready-fd",
+                a.ready_fd.as_ref(),
+                values::parse_ready_fd,
+            )?,
             http: parsed(
                 src,
                 "--ready-http",

@@ -69,20 +69,29 @@ pub fn cli_values(data: &[u8]) {
         assert!(n >= 3, "--ready-fd {n} from {s:?}");
     }
     if let Ok(d) = values::parse_ready_timeout(s) {
-        assert!(d >= std::time::Duration::from_millis(1), "--ready-timeout {d:?} from {s:?}");
+        assert!(
+            d >= std::time::Duration::from_millis(1),
+            "--ready-timeout {d:?} from {s:?}"
+        );
     }
     if let Ok(Some(addr)) = values::parse_notify(s) {
         use crate::ready::notify::NotifyAddr;
         match addr {
             NotifyAddr::Auto => {}
-            NotifyAddr::Abstract(n) => assert!(!n.is_empty() && n.len() <= 107 && s == format!("@{}", String::from_utf8_lossy(&n))),
+            NotifyAddr::Abstract(n) => assert!(
+                !n.is_empty() && n.len() <= 107 && s == format!("@{}", String::from_utf8_lossy(&n))
+            ),
             NotifyAddr::Path(p) => assert!(p.is_absolute() && s.len() <= 107 && p.as_os_str() == s),
         }
     }
     // Masking URL secrets in any text (every message goes through it): idempotent, and what it
     // masks of a value is gone from it.
     let once = crate::log::redact(s).into_owned();
-    assert_eq!(crate::log::redact(&once), once, "redact not idempotent on {s:?}");
+    assert_eq!(
+        crate::log::redact(&once),
+        once,
+        "redact not idempotent on {s:?}"
+    );
     let secrets = crate::log::url_secrets(s);
     let masked = crate::log::mask(s, &secrets);
     // (A secret with the mask's own `*` in it can be formed again by the mask next to it.)

@@ -117,14 +117,21 @@ struct Waiting {
 
 impl Waiting {
     fn names(self) -> String {
-        let all = [
+        let mut s = String::new();
+        for (waiting, name) in [
             (self.port, "--bind-port"),
             (self.notify, "--ready-notify"),
             (self.fd, "--ready-fd"),
             (self.http, "--ready-http"),
-        ];
-        let names: Vec<&str> = all.iter().filter(|(w, _)| *w).map(|(_, n)| *n).collect();
-        names.join(", ")
+        ] {
+            if waiting {
+                if !s.is_empty() {
+                    s.push_str(", ");
+                }
+                s.push_str(name);
+            }
+        }
+        s
     }
 }
 

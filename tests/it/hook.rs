@@ -274,7 +274,12 @@ fn starting_running_crashed_in_order_with_exact_fields() {
         ps
     };
     assert_eq!(fields(&starting), json!({"status": "starting", "pid": pid}));
-    assert_eq!(fields(&running), json!({"status": "running", "pid": pid}));
+    // ms from the spawn to readiness: at once here, so small, but any number will do.
+    let ready_ms = running.body["ps"]["ready_ms"].as_u64().expect("ready_ms");
+    assert_eq!(
+        fields(&running),
+        json!({"status": "running", "pid": pid, "ready_ms": ready_ms})
+    );
     assert_eq!(
         fields(&crashed),
         json!({"status": "crashed", "pid": pid, "exit_code": 3})

@@ -550,8 +550,9 @@ fn bad_values_are_one_line_exit_2_and_nothing_started() {
         .env("DOCK_READY_FD", "4");
     let f = Running::from_command(Mode::Subreaper, cmd).finish();
     assert_eq!(f.code, 2);
+    // Named by where it came from.
     assert!(
-        f.stderr.starts_with("dock: --ready-timeout 'soon'"),
+        f.stderr.starts_with("dock: DOCK_READY_TIMEOUT 'soon'"),
         "{}",
         f.stderr
     );
