@@ -66,12 +66,30 @@ pub fn emit(args: fmt::Arguments<'_>) {
     }
 }
 
-/// A duration as a person reads it in a log line, in seconds with at most 3 decimals: "5 s",
-/// "1.5 s", "0.1 s" (`Duration`'s `Debug` gives "100ms", "0ns").
+/// A duration as a person reads it in a log line, in seconds with at most 3 decimals, rounded to
+/// the nearest ms: "5 s", "1.5 s", "0.1 s" (`Duration`'s `Debug` gives "100ms", "0ns").
 pub fn seconds(d: std::time::Duration) -> String {
-    let s = format!("{:.3}", d.as_secs_f64());
+    let s = decimal((d.as_micros() + 500) / 1000, 3);
     let s = s.trim_end_matches('0').trim_end_matches('.');
     format!("{s} s")
+}
+
+/// A duration in ms with one decimal, rounded to the nearest 0.1 ms: "812.4" (for "after 812.4
+/// ms").
+pub fn millis(d: std::time::Duration) -> String {
+    decimal((d.as_micros() + 50) / 100, 1)
+}
+
+/// `n` / 10^`places`, written with exactly `places` decimals ("1.500" for 1500 and 3). Integer
+/// arithmetic: dock's log lines need no float formatting, whose code is several kB of the static
+/// binary.
+pub fn decimal(n: u128, places: u32) -> String {
+    let unit = 10u128.pow(places);
+    let width = usize::try_from(places).unwrap_or(0);
+    match places {
+        0 => n.to_string(),
+        _ => format!("{}.{:0width$}", n / unit, n % unit),
+    }
 }
 
 /// A cause as dock writes it: std's " (os error N)" suffix dropped and the first letter lower-case,
@@ -133,9 +151,17 @@ mod tests {
             (Duration::from_secs(5), "5 s"),
             (Duration::from_secs(10), "10 s"),
             (Duration::from_micros(1234567), "1.235 s"),
+            (Duration::from_micros(999_600), "1 s"),
         ] {
             assert_eq!(seconds(d), text);
         }
+        assert_eq!(millis(Duration::from_micros(812_449)), "812.4");
+        assert_eq!(millis(Duration::from_micros(812_450)), "812.5");
+        assert_eq!(millis(Duration::ZERO), "0.0");
+        assert_eq!(
+            (decimal(1500, 3), decimal(7, 2), decimal(42, 0)),
+            ("1.500".into(), "0.07".into(), "42".into())
+        );
     }
 
     #[derive(Debug, thiserror::Error)]

@@ -85,10 +85,11 @@ impl FdReady {
         match end {
             Some(why) => debug!("--ready-fd {}: {why}", self.n),
             None => {
-                let ms = self
-                    .spawned
-                    .map_or(0.0, |at| at.elapsed().as_secs_f64() * 1e3);
-                debug!("--ready-fd {}: newline after {ms:.1} ms", self.n);
+                let ms = crate::log::millis(
+                    self.spawned
+                        .map_or_else(Default::default, |at| at.elapsed()),
+                );
+                debug!("--ready-fd {}: newline after {ms} ms", self.n);
                 cx.post(Notice::Condition(Condition::Fd));
             }
         }

@@ -149,11 +149,12 @@ impl HttpCheck {
 
     /// A 2xx: the condition holds.
     fn answered(&mut self, cx: &mut Ctx<'_>, code: u16) {
-        let ms = self
-            .spawned
-            .map_or(0.0, |at| at.elapsed().as_secs_f64() * 1e3);
+        let ms = crate::log::millis(
+            self.spawned
+                .map_or_else(Default::default, |at| at.elapsed()),
+        );
         debug!(
-            "--ready-http {}: HTTP {code} after {ms:.1} ms (try {})",
+            "--ready-http {}: HTTP {code} after {ms} ms (try {})",
             self.label, self.tries
         );
         self.stop(cx);

@@ -184,7 +184,7 @@ impl Gate {
         self.over = true;
         cx.disarm(TIMEOUT);
         let after = at.elapsed();
-        debug!("ready after {:.1} ms", after.as_secs_f64() * 1e3);
+        debug!("ready after {} ms", crate::log::millis(after));
         cx.post(Notice::Ready { after });
     }
 

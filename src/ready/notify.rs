@@ -177,10 +177,11 @@ impl Notify {
         }
         if n.ready && !self.ready {
             self.ready = true;
-            let ms = self
-                .spawned
-                .map_or(0.0, |at| at.elapsed().as_secs_f64() * 1e3);
-            debug!("--ready-notify: pid {pid}: READY=1 after {ms:.1} ms");
+            let ms = crate::log::millis(
+                self.spawned
+                    .map_or_else(Default::default, |at| at.elapsed()),
+            );
+            debug!("--ready-notify: pid {pid}: READY=1 after {ms} ms");
             cx.post(Notice::Condition(Condition::Notify));
         }
     }
