@@ -74,7 +74,7 @@ enum Phase {
     /// Nothing queued.
     Idle,
     /// A try is on its way (looking up the host, connecting, or waiting for the response).
-    Exchanging(Exchange),
+    Exchanging(Box<Exchange>),
     /// Waiting to retry.
     Backoff,
 }
@@ -238,7 +238,7 @@ impl Hook {
         #[cfg(not(feature = "tls"))]
         let started = Exchange::start(cx, &self.url, &self.addrs, request);
         match started {
-            Ok(x) => self.phase = Phase::Exchanging(x),
+            Ok(x) => self.phase = Phase::Exchanging(Box::new(x)),
             Err(reason) => self.attempt_failed(cx, reason),
         }
     }

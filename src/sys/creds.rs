@@ -21,42 +21,30 @@ const PATH_AT: usize = std::mem::size_of::<libc::sa_family_t>();
 /// socket/setsockopt/bind/getsockname's (EMFILE, EADDRINUSE, ENOENT, EACCES, EROFS...);
 /// ENAMETOOLONG for a name that does not fit `sun_path` (107 bytes and a NUL).
 pub fn bind_passcred(name: &[u8]) -> io::Result<(OwnedFd, Vec<u8>)> {
+    let kind = libc::SOCK_DGRAM | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK;
     // SAFETY: socket takes integers; a new fd or -1 comes back.
-    let fd = super::cvt_int(
-        unsafe {
-            libc::socket(
-                libc::AF_UNIX,
-                libc::SOCK_DGRAM | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
-                0,
-            )
-        }
-        .into(),
-    )?;
+    let fd = unsafe { libc::socket(libc::AF_UNIX, kind, 0) };
+    let fd = super::cvt_int(fd.into())?;
     // SAFETY: the kernel just returned this fd to us; nobody else owns it.
     let sock = unsafe { OwnedFd::from_raw_fd(fd) };
     let on: libc::c_int = 1;
+    let on_ptr = (&on as *const libc::c_int).cast();
     // SAFETY: SO_PASSCRED reads one int from `on`, a live local of that size.
-    super::cvt(
-        unsafe {
-            libc::setsockopt(
-                fd,
-                libc::SOL_SOCKET,
-                libc::SO_PASSCRED,
-                (&on as *const libc::c_int).cast(),
-                4,
-            )
-        }
-        .into(),
-    )?;
+    let r = unsafe { libc::setsockopt(fd, libc::SOL_SOCKET, libc::SO_PASSCRED, on_ptr, 4) };
+    super::cvt(r.into())?;
     // SAFETY: an all-zero sockaddr_un is valid (family set below).
     let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
-    addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    // AF_UNIX is 1.
+    #[allow(clippy::cast_possible_truncation)]
+    {
+        addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    }
     let path_nul = usize::from(name.first().is_some_and(|&b| b != 0));
     if name.len() + path_nul > addr.sun_path.len() {
         return Err(io::Error::from_raw_os_error(libc::ENAMETOOLONG));
     }
     for (d, &s) in addr.sun_path.iter_mut().zip(name) {
-        *d = s as libc::c_char;
+        *d = libc::c_char::from_ne_bytes([s]);
     }
     // At most 110 bytes: fits socklen_t.
     #[allow(clippy::cast_possible_truncation)]
@@ -67,23 +55,18 @@ pub fn bind_passcred(name: &[u8]) -> io::Result<(OwnedFd, Vec<u8>)> {
     // Its size, 110: fits socklen_t.
     #[allow(clippy::cast_possible_truncation)]
     let mut blen = std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t;
+    let bound_ptr = (&mut bound as *mut libc::sockaddr_un).cast();
     // SAFETY: the kernel writes at most `blen` bytes into `bound`, a live sockaddr_un of that size.
-    super::cvt(
-        unsafe {
-            libc::getsockname(
-                sock.as_raw_fd(),
-                (&mut bound as *mut libc::sockaddr_un).cast(),
-                &mut blen,
-            )
-        }
-        .into(),
-    )?;
+    let r = unsafe { libc::getsockname(sock.as_raw_fd(), bound_ptr, &mut blen) };
+    super::cvt(r.into())?;
     let n = usize::try_from(blen)
         .unwrap_or(0)
         .saturating_sub(PATH_AT)
         .min(bound.sun_path.len());
-    #[allow(clippy::cast_sign_loss)] // c_char to the byte it holds
-    let mut out: Vec<u8> = bound.sun_path[..n].iter().map(|&c| c as u8).collect();
+    let mut out: Vec<u8> = bound.sun_path[..n]
+        .iter()
+        .map(|c| u8::from_ne_bytes(c.to_ne_bytes()))
+        .collect();
     if out.first().is_some_and(|&b| b != 0) {
         // A path: up to its NUL.
         let end = out.iter().position(|&b| b == 0).unwrap_or(out.len());
