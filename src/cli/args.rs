@@ -106,6 +106,33 @@ pub struct Args {
     /// Skip TLS certificate verification
     #[arg(long, env = "DOCK_INSECURE", action = ArgAction::SetTrue, value_parser = FalseyValueParser::new())]
     pub insecure: bool,
+    // Signals and the child's process (issue 18).
+    /// Send a forwarded signal FROM as TO instead; TO 0 drops it (repeatable, or a comma list)
+    #[arg(short = 'r', long, env = "DOCK_REWRITE", value_name = "FROM:TO",
+          action = ArgAction::Append, allow_hyphen_values = true)]
+    pub rewrite: Vec<String>,
+    /// Exit with TO (default 0) where the child's status is CODE (repeatable, or a comma list)
+    #[arg(short = 'e', long, env = "DOCK_REMAP_EXIT", value_name = "CODE[:TO]",
+          action = ArgAction::Append, allow_hyphen_values = true)]
+    pub remap_exit: Vec<String>,
+    /// Get SIG when dock's parent dies, and forward it like any signal
+    #[arg(
+        short = 'p',
+        long,
+        env = "DOCK_PDEATHSIG",
+        value_name = "SIG",
+        allow_hyphen_values = true
+    )]
+    pub pdeathsig: Option<String>,
+    /// Run the child as USER (name or uid), GROUP, their groups and HOME; dock stays root
+    #[arg(
+        short = 'u',
+        long,
+        env = "DOCK_USER",
+        value_name = "USER[:GROUP]",
+        allow_hyphen_values = true
+    )]
+    pub user: Option<String>,
     /// Debug log on stderr
     #[arg(short = 'd', long, env = "DOCK_DEBUG", action = ArgAction::SetTrue,
           value_parser = FalseyValueParser::new())]
@@ -120,7 +147,7 @@ pub struct Args {
 }
 
 /// The environment variables clap reads for [`Args`] (a unit test keeps the list whole).
-pub(super) const ENV_NAMES: [&str; 13] = [
+pub(super) const ENV_NAMES: [&str; 17] = [
     "DOCK_IO",
     "DOCK_WEB_HOOK",
     "DOCK_BIND_PORT",
@@ -134,6 +161,10 @@ pub(super) const ENV_NAMES: [&str; 13] = [
     "DOCK_CA_FILE",
     "DOCK_INSECURE",
     "DOCK_DEBUG",
+    "DOCK_REWRITE",
+    "DOCK_REMAP_EXIT",
+    "DOCK_PDEATHSIG",
+    "DOCK_USER",
 ];
 
 /// The common case without clap: `dock -- COMMAND...` or `dock COMMAND...` (first word not an option)
@@ -163,6 +194,10 @@ pub(super) fn without_options(argv: &[OsString]) -> Option<Args> {
         process_group: false,
         ca_file: None,
         insecure: false,
+        rewrite: Vec::new(),
+        remap_exit: Vec::new(),
+        pdeathsig: None,
+        user: None,
         debug: false,
         version: None,
         command: command.to_vec(),

@@ -19,21 +19,28 @@ use crate::io::{IoConfig, IoTarget};
 use crate::ports::PortConfig;
 use crate::ready::ReadyConfig;
 use crate::rotate::RotateConfig;
+use crate::signals::spec::{ExitRemap, Rewrites};
 use crate::signals::SignalsConfig;
+use crate::supervisor::user::UserSpec;
 use crate::supervisor::SupervisorConfig;
 use crate::tls::TlsOptions;
 use args::without_options;
 pub use args::Args;
 use hint::first_bad_value;
+use values::process;
 
 /// Everything dock was asked to do, validated: one config per feature.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// `-d`.
     pub debug: bool,
-    /// The command and `--grace-period`.
+    /// `--pdeathsig`: the signal dock asks for when its parent dies.
+    pub pdeathsig: Option<i32>,
+    /// `--remap-exit`: applied to the main child's status only (not to 2, 126, 127 of dock's own).
+    pub remap_exit: ExitRemap,
+    /// The command, `--grace-period`, `--user`.
     pub supervisor: SupervisorConfig,
-    /// `-g`, `--thug`.
+    /// `-g`, `--thug`, `--rewrite`.
     pub signals: SignalsConfig,
     /// `--io`, `--stdout-prefix`, and the TLS options for `tls://`.
     pub io: IoConfig,
@@ -69,6 +76,11 @@ pub enum UsageError {
     /// Two flags do not go together, or one needs another.
     #[error("{0}")]
     Conflict(String),
+    /// `-v` (or `-V`, `--version`, named here) before a command: tini's and dumb-init's `-v` is
+    /// verbose, dock's prints the version; exiting 0 then would look like a success to a restart
+    /// policy.
+    #[error("{0} prints the version; for debug output use -d")]
+    VersionWithCommand(String),
 }
 
 /// What parsing the command line produced.
@@ -123,9 +135,11 @@ where
         Err(e) => {
             use clap::error::ErrorKind;
             return match e.kind() {
-                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
-                    Ok(Parsed::Print(e.render().to_string()))
-                }
+                ErrorKind::DisplayVersion => match hint::version_before_command(&argv) {
+                    Some(flag) => Err(UsageError::VersionWithCommand(flag)),
+                    None => Ok(Parsed::Print(e.render().to_string())),
+                },
+                ErrorKind::DisplayHelp => Ok(Parsed::Print(e.render().to_string())),
                 _ => {
                     // `dock --grace-period sh -c ...`: the value was forgotten, "sh" taken as it,
                     // and clap stumbles on "-c". The value is the mistake to name.
@@ -191,6 +205,10 @@ struct Values {
     keep: usize,
     grace: std::time::Duration,
     prefix: Option<crate::io::Prefix>,
+    rewrite: Vec<(i32, i32)>,
+    remap_exit: Vec<(u8, u8)>,
+    pdeathsig: Option<i32>,
+    user: Option<UserSpec>,
 }
 
 impl Values {
@@ -202,6 +220,19 @@ impl Values {
             f: fn(&str) -> Result<T, String>,
         ) -> Result<Option<T>, UsageError> {
             raw.as_deref().map(|s| value(flag, s, f)).transpose()
+        }
+        /// A repeatable flag whose every value is a list: the items of all, in order.
+        fn all<T>(
+            flag: &'static str,
+            raws: &[String],
+            f: fn(&str) -> Result<Vec<T>, String>,
+        ) -> Result<Vec<T>, UsageError> {
+            let lists = raws.iter().map(|s| value(flag, s, f));
+            Ok(lists
+                .collect::<Result<Vec<_>, _>>()?
+                .into_iter()
+                .flatten()
+                .collect())
         }
         let target = match a.io.as_deref().map(|os| (os, os.to_str())) {
             None => None,
@@ -217,6 +248,10 @@ impl Values {
             keep: value("--log-keep", &a.log_keep, values::parse_keep)?,
             grace: value("--grace-period", &a.grace_period, values::parse_grace)?,
             prefix: opt("--stdout-prefix", &a.stdout_prefix, values::parse_prefix)?,
+            rewrite: all("--rewrite", &a.rewrite, process::parse_rewrites)?,
+            remap_exit: all("--remap-exit", &a.remap_exit, process::parse_remap_exits)?,
+            pdeathsig: opt("--pdeathsig", &a.pdeathsig, process::parse_pdeathsig)?,
+            user: opt("--user", &a.user, process::parse_user)?,
         })
     }
 
@@ -263,6 +298,7 @@ impl Values {
         let supervisor = SupervisorConfig {
             command: a.command,
             grace: self.grace,
+            user: self.user,
         };
         let port = self.bind_port.map(|port| PortConfig {
             port,
@@ -271,9 +307,12 @@ impl Values {
         let keep = self.keep;
         Config {
             debug: a.debug,
+            pdeathsig: self.pdeathsig,
+            remap_exit: ExitRemap::new(&self.remap_exit),
             signals: SignalsConfig {
                 process_group: a.process_group,
                 thug: a.thug,
+                rewrite: Rewrites::new(&self.rewrite),
                 winch_resizes_pty: false,
             },
             io: IoConfig {

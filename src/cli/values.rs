@@ -4,6 +4,8 @@
 // Not called yet: the option it serves is being added (its issue removes this allow).
 #[allow(dead_code)]
 pub mod size;
+// Signals and the child's process (issue 18).
+pub mod process;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -43,6 +43,18 @@ pub enum GroupRef {
     Id(u32),
 }
 
+/// `--user USER[:GROUP]` as given and as parsed ([`parse_user_spec`]); resolved against the files
+/// right before the spawn ([`resolve`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserSpec {
+    /// The value as the user wrote it, for messages.
+    pub text: String,
+    /// USER.
+    pub user: UserRef,
+    /// GROUP, when given.
+    pub group: Option<GroupRef>,
+}
+
 /// What the child runs as.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Credentials {

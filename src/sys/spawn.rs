@@ -10,14 +10,17 @@
 //!
 //! Between clone and exec the child shares dock's memory, so it only makes raw syscalls on values
 //! prepared beforehand (async-signal-safe only, signal-safety(7)): no allocation, no lock. It writes
-//! only its errno slot and, to run a script without `#!` through `/bin/sh`, one slot of the shell's
-//! argv, both in [`Args`].
+//! only its errno slot, its own pid into a `LISTEN_PID=` buffer ([`ChildSetup::own_pid_var`]) and, to
+//! run a script without `#!` through `/bin/sh`, one slot of the shell's argv, all in [`Args`]. With
+//! [`ChildSetup::creds`] it switches to another user with the raw `setgroups`/`setgid`/`setuid`
+//! syscalls, which change this process only: libc's wrappers would broadcast the change to every
+//! thread of dock (the set*id signal, which dock blocks), whose memory the child shares.
 
 use std::ffi::{CString, OsStr, OsString};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
 use super::pidfd::PidFd;
 
@@ -41,14 +44,50 @@ pub fn is_clone_failure(e: &io::Error) -> bool {
     e.get_ref().is_some_and(|i| i.is::<CloneFailed>())
 }
 
+/// The error [`spawn`] returns when the child could not switch to [`ChildSetup::creds`] (EPERM
+/// when dock lacks CAP_SETUID/CAP_SETGID, EINVAL for an id the user namespace does not map), as
+/// opposed to a failed exec. Inside the `io::Error`; [`is_creds_failure`] tells.
+#[derive(Debug)]
+pub struct CredsFailed(pub io::Error);
+
+impl std::fmt::Display for CredsFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl std::error::Error for CredsFailed {}
+
+/// Whether `e` (from [`spawn`]) means the child could not take its user's ids and groups.
+pub fn is_creds_failure(e: &io::Error) -> bool {
+    e.get_ref().is_some_and(|i| i.is::<CredsFailed>())
+}
+
+/// The user the child becomes before its exec (`--user`), in su-exec's order: `setgroups(groups)`,
+/// `setgid(gid)`, `setuid(uid)` (real, effective and saved ids, as root's setuid(2) sets them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChildCreds<'a> {
+    /// The uid.
+    pub uid: u32,
+    /// The primary gid.
+    pub gid: u32,
+    /// The supplementary groups (at most NGROUPS_MAX, 65536).
+    pub groups: &'a [u32],
+}
+
 /// What the child needs between clone and exec.
 #[derive(Clone, Copy)]
-pub struct ChildSetup {
+pub struct ChildSetup<'a> {
     /// dock's signal mask as it was before dock blocked everything; the child gets it back.
     pub mask: libc::sigset_t,
     /// Start a new session and take the child's stdin (a pty slave) as controlling terminal
     /// (`setsid` + `TIOCSCTTY`); otherwise only a new process group (`setpgid(0, 0)`).
     pub session: bool,
+    /// Switch to this user before the exec; `None`: dock's own (root).
+    pub creds: Option<ChildCreds<'a>>,
+    /// Index in the environment of a `LISTEN_PID=` entry whose value the child replaces with its own
+    /// pid (sd_listen_fds(3) checks it against getpid(); only the child knows its pid before exec).
+    pub own_pid_var: Option<usize>,
 }
 
 /// What the child gets as fds 0, 1, 2 (`None`: dock's own), and whether it runs in a new session on
@@ -91,13 +130,21 @@ struct Args<'a> {
     envp: &'a [*const libc::c_char],
     /// fds to install as 0, 1, 2; -1 keeps dock's.
     stdio: [RawFd; 3],
-    setup: &'a ChildSetup,
+    setup: &'a ChildSetup<'a>,
+    /// `LISTEN_PID=` and room for the child's pid and a NUL ([`ChildSetup::own_pid_var`]): the
+    /// child writes the digits, `envp` points here.
+    pid_var: *mut u8,
     /// `/bin/sh`, a slot for the script's path, then `argv[1..]`: the shell's argv for a file the
     /// kernel cannot execute (ENOEXEC), filled in by the child.
     sh_argv: *mut *const libc::c_char,
     /// The errno of the step that failed, 0 while none has.
     err: AtomicI32,
+    /// Set with `err` when the step that failed was [`ChildSetup::creds`].
+    creds_failed: AtomicBool,
 }
+
+/// `LISTEN_PID=`, the variable [`ChildSetup::own_pid_var`] points at.
+const LISTEN_PID: &[u8] = b"LISTEN_PID=";
 
 /// Starts `program` (looked up in dock's `PATH` unless it contains a `/`, as execvp(3) does) with
 /// `args`, the environment `env` (`KEY=VALUE` strings) and `stdio` as fds 0, 1, 2 (`None`: dock's
@@ -108,7 +155,8 @@ struct Args<'a> {
 /// # Errors
 /// The errno of the failed step, as `io::Error`: the exec's (ENOENT when not found in `PATH`, EACCES,
 /// ENOEXEC...), setsid/setpgid/TIOCSCTTY/dup2's, or clone's (EAGAIN, ENOMEM; EINVAL before Linux
-/// 5.2); `InvalidInput` for an argument that contains a NUL byte.
+/// 5.2, wrapped in [`CloneFailed`]), or the user switch's (EPERM, EINVAL, wrapped in
+/// [`CredsFailed`]); `InvalidInput` for an argument that contains a NUL byte.
 pub fn spawn(
     program: &OsStr,
     args: &[OsString],
@@ -135,6 +183,14 @@ pub fn spawn(
     argv.push(std::ptr::null());
     let mut envp: Vec<*const libc::c_char> = env.iter().map(|e| e.as_ptr()).collect();
     envp.push(std::ptr::null());
+    // "LISTEN_PID=" + up to 10 digits (pid_t) + NUL.
+    let mut pid_buf = [0u8; 24];
+    pid_buf[..LISTEN_PID.len()].copy_from_slice(LISTEN_PID);
+    let pid_var = pid_buf.as_mut_ptr();
+    let own_pid_slot = setup.own_pid_var.filter(|&i| i < env.len());
+    if let Some(slot) = own_pid_slot.and_then(|i| envp.get_mut(i)) {
+        *slot = pid_var.cast_const().cast();
+    }
     let raw = |fd: &Option<OwnedFd>| fd.as_ref().map_or(-1, |f| f.as_raw_fd());
     let mut sh_argv: Vec<*const libc::c_char> = Vec::with_capacity(argv.len() + 1);
     sh_argv.extend([SH.as_ptr(), std::ptr::null()]);
@@ -145,8 +201,10 @@ pub fn spawn(
         envp: &envp,
         stdio: [raw(&stdio[0]), raw(&stdio[1]), raw(&stdio[2])],
         setup: &setup,
+        pid_var,
         sh_argv: sh_argv.as_mut_ptr(),
         err: AtomicI32::new(0),
+        creds_failed: AtomicBool::new(false),
     };
     // 16-byte words, uninitialised: the child touches only the top pages it uses.
     let words = (CHILD_STACK + argv.len() * std::mem::size_of::<usize>()) / 16 + 1;
@@ -156,8 +214,9 @@ pub fn spawn(
     let flags = libc::CLONE_VM | libc::CLONE_VFORK | libc::CLONE_PIDFD | libc::SIGCHLD;
     // SAFETY: `top` is the 16-byte-aligned end of `words` writable u128s that outlive the call: with
     // CLONE_VFORK, clone returns only after the child has exec'd or exited, so `stack`, `a` (passed as
-    // `arg`, read-only but for its atomic) and `pidfd` (where CLONE_PIDFD stores the fd, the `ptid`
-    // argument) are all alive while the child runs. `child` never returns into the caller's frames.
+    // `arg`, read-only but for its atomics and the buffers it points to), `pid_var` and `pidfd` (where
+    // CLONE_PIDFD stores the fd, the `ptid` argument) are all alive while the child runs. `child`
+    // never returns into the caller's frames.
     let pid = unsafe {
         libc::clone(
             child,
@@ -180,7 +239,11 @@ pub fn spawn(
             // The child has exited (127) before its exec: reap it here, it was never started.
             // SAFETY: waitpid on our own child's pid, with a NULL status pointer.
             unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
-            Err(io::Error::from_raw_os_error(err))
+            let e = io::Error::from_raw_os_error(err);
+            if a.creds_failed.load(Ordering::Acquire) {
+                return Err(io::Error::new(e.kind(), CredsFailed(e)));
+            }
+            Err(e)
         }
     }
 }
@@ -221,6 +284,18 @@ extern "C" fn child(arg: *mut libc::c_void) -> libc::c_int {
                 libc::ioctl(0, libc::TIOCSPGRP, &pgid);
             }
         }
+        if let Some(creds) = &a.setup.creds {
+            become_user(a, creds);
+        }
+        if a.setup.own_pid_var.is_some() {
+            let digits = a.pid_var.add(LISTEN_PID.len());
+            // `pid_var` has 24 bytes: the prefix (11), at most 10 digits and the NUL fit.
+            let n = pid_digits(
+                libc::syscall(libc::SYS_getpid),
+                &mut *digits.cast::<[u8; 10]>(),
+            );
+            *digits.add(n) = 0;
+        }
         // Default dispositions: dock installs no handler of its own, but it may have inherited ignored
         // signals (a shell starts `&` jobs with SIGINT and SIGQUIT ignored, std ignores SIGPIPE), and
         // ignored signals stay ignored across exec (execve(2)). Raw, so libc's reserved ones reset too.
@@ -255,6 +330,46 @@ extern "C" fn child(arg: *mut libc::c_void) -> libc::c_int {
         }
     }
     fail(a)
+}
+
+/// In the child: `setgroups`, `setgid`, `setuid` as raw syscalls (module header), or [`fail`] marked
+/// as a credentials failure.
+fn become_user(a: &Args, creds: &ChildCreds) {
+    // SAFETY: plain syscalls on integers and on `creds.groups`, a live slice of gid_t (u32 on Linux)
+    // of `groups.len()` elements, which the kernel only reads.
+    let failed = unsafe {
+        libc::syscall(
+            libc::SYS_setgroups,
+            creds.groups.len(),
+            creds.groups.as_ptr(),
+        ) == -1
+            || libc::syscall(libc::SYS_setgid, creds.gid) == -1
+            || libc::syscall(libc::SYS_setuid, creds.uid) == -1
+    };
+    if failed {
+        a.creds_failed.store(true, Ordering::Release);
+        fail(a);
+    }
+}
+
+/// Writes `pid` in decimal into `out` (no allocation: the vfork child does it) and returns how many
+/// digits it wrote; a negative or absurd value writes `0`.
+fn pid_digits(pid: libc::c_long, out: &mut [u8; 10]) -> usize {
+    let mut n = u32::try_from(pid).unwrap_or(0);
+    let mut len = 0;
+    loop {
+        // n % 10 < 10: the cast keeps it whole.
+        #[allow(clippy::cast_possible_truncation)]
+        let digit = (n % 10) as u8;
+        out[len] = b'0' + digit;
+        len += 1;
+        n /= 10;
+        if n == 0 || len == out.len() {
+            break;
+        }
+    }
+    out[..len].reverse();
+    len
 }
 
 /// In the child: the first `PATH` entry (default `/usr/local/bin:/bin:/usr/bin`, musl's) where
@@ -334,10 +449,12 @@ mod tests {
     use std::io::Read;
     use std::os::unix::ffi::OsStringExt;
 
-    fn setup() -> ChildSetup {
+    fn setup() -> ChildSetup<'static> {
         ChildSetup {
             mask: current_mask().unwrap(),
             session: false,
+            creds: None,
+            own_pid_var: None,
         }
     }
 
@@ -361,18 +478,81 @@ mod tests {
 
     /// Spawns `sh ARGS...` with its stdout on a pipe; returns the child and everything it wrote.
     fn sh_stdout(args: &[OsString]) -> (Spawned, String) {
+        sh_stdout_with(args, setup(), &env()).unwrap()
+    }
+
+    /// [`sh_stdout`] with a given setup and environment.
+    fn sh_stdout_with(
+        args: &[OsString],
+        setup: ChildSetup,
+        env: &[CString],
+    ) -> io::Result<(Spawned, String)> {
         let (mut r, w) = std::io::pipe().unwrap();
         let s = spawn(
             OsStr::new("sh"),
             args,
             [None, Some(w.into()), None],
-            setup(),
-            &env(),
-        )
-        .unwrap();
+            setup,
+            env,
+        )?;
         let mut out = String::new();
         r.read_to_string(&mut out).unwrap();
-        (s, out)
+        Ok((s, out))
+    }
+
+    #[test]
+    fn the_child_writes_its_own_pid_into_listen_pid() {
+        let mut env = env();
+        env.retain(|e| !e.as_bytes().starts_with(b"LISTEN_PID="));
+        env.push(CString::new("LISTEN_PID=1").unwrap());
+        env.push(CString::new("LISTEN_FDS=0").unwrap());
+        let setup = ChildSetup {
+            own_pid_var: Some(env.len() - 2),
+            ..setup()
+        };
+        let script = "echo \"$LISTEN_PID $LISTEN_FDS\"".into();
+        let (s, out) = sh_stdout_with(&["-c".into(), script], setup, &env).unwrap();
+        assert_eq!(out, format!("{} 0\n", s.pid));
+        wait(s.pid);
+        let mut digits = [0u8; 10];
+        for (pid, want) in [(0, "0"), (7, "7"), (4194304, "4194304"), (-1, "0")] {
+            let n = pid_digits(pid, &mut digits);
+            assert_eq!(&digits[..n], want.as_bytes());
+        }
+        let n = pid_digits(i64::from(u32::MAX), &mut digits);
+        assert_eq!(&digits[..n], b"4294967295");
+    }
+
+    #[test]
+    fn the_child_takes_the_users_ids_and_groups_and_dock_stays_root() {
+        let groups = [65534, 4, 1];
+        let creds = ChildCreds {
+            uid: 65534,
+            gid: 65534,
+            groups: &groups,
+        };
+        let setup = ChildSetup {
+            creds: Some(creds),
+            ..setup()
+        };
+        let script = "echo $(id -u) $(id -g) $(id -G)".into();
+        let (s, out) = sh_stdout_with(&["-c".into(), script], setup, &env()).unwrap();
+        assert_eq!(out, "65534 65534 65534 1 4\n");
+        wait(s.pid);
+        // SAFETY: (test) getuid/getgid take nothing.
+        assert_eq!(unsafe { (libc::getuid(), libc::getgid()) }, (0, 0));
+        // More groups than the kernel takes: setgroups fails, reported as a credentials failure.
+        let many = vec![1u32; 65537];
+        let setup = ChildSetup {
+            creds: Some(ChildCreds {
+                groups: &many,
+                ..creds
+            }),
+            ..setup
+        };
+        let e = sh_stdout_with(&["-c".into(), "true".into()], setup, &env()).unwrap_err();
+        assert!(is_creds_failure(&e), "{e:?}");
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
     }
 
     #[test]
