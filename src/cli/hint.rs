@@ -6,7 +6,7 @@
 use std::ffi::OsString;
 
 use super::values::process;
-use super::{value, values, Args, UsageError};
+use super::{one_line, value, values, Args, UsageError};
 
 /// The first option value in `argv` (program name first; up to the command) that its flag's parser
 /// refuses, as [`validate`] would report it. Only consulted when clap refused the command line.
@@ -14,7 +14,7 @@ use super::{value, values, Args, UsageError};
 /// Also, when `unknown` (the argument clap did not know) comes right after a value that does not
 /// start with `-` (`--io sh -c ...`, where `sh` is a valid path): the value was most likely
 /// forgotten, and the line says so.
-pub(super) fn first_bad_value(argv: &[OsString], unknown: Option<&str>) -> Option<UsageError> {
+pub(crate) fn first_bad_value(argv: &[OsString], unknown: Option<&str>) -> Option<UsageError> {
     let mut words = argv.iter().skip(1);
     let mut after: Option<(&'static str, &str)> = None;
     while let Some(w) = words.next() {
@@ -23,6 +23,7 @@ pub(super) fn first_bad_value(argv: &[OsString], unknown: Option<&str>) -> Optio
             return None;
         }
         if let (true, Some((flag, raw))) = (unknown == Some(w), after) {
+            let (w, raw) = (one_line(w), one_line(raw));
             return Some(UsageError::Clap(format!(
                 "unexpected argument '{w}' found after {flag} '{raw}': was the value of {flag} \
                  forgotten?"
@@ -73,7 +74,7 @@ pub(super) fn first_bad_value(argv: &[OsString], unknown: Option<&str>) -> Optio
 /// that flag as written, if a command follows it among the words of `argv` (program name first), as
 /// in `dock -v sh -c ...` written for tini's or dumb-init's verbose `-v`. Option values are skipped
 /// by asking clap's own definition which options take one.
-pub(super) fn version_before_command(argv: &[OsString]) -> Option<String> {
+pub(crate) fn version_before_command(argv: &[OsString]) -> Option<String> {
     let cmd = <Args as clap::CommandFactory>::command();
     let takes_value = |a: &clap::Arg| a.get_action().takes_values();
     let long_takes = |name: &str| {

@@ -26,7 +26,9 @@ use crate::supervisor::SupervisorConfig;
 use crate::tls::TlsOptions;
 use args::without_options;
 pub use args::Args;
-use hint::first_bad_value;
+pub(crate) use hint::first_bad_value;
+#[cfg(any(test, feature = "fuzz"))]
+pub(crate) use hint::version_before_command;
 use values::process;
 
 /// Everything dock was asked to do, validated: one config per feature.
@@ -94,6 +96,20 @@ pub enum Parsed {
     Help(String),
 }
 
+/// `s` with control characters escaped (a CR/LF in a URL): an error line quoting a value stays one
+/// line, also where a parser's reason quotes it (`--rewrite 'T\n': 'T\n': expected FROM:TO`).
+fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 /// Runs the parser of `flag` on `raw`, naming the flag and the value in the error.
 fn value<T>(
     flag: &'static str,
@@ -102,18 +118,8 @@ fn value<T>(
 ) -> Result<T, UsageError> {
     f(raw).map_err(|reason| UsageError::Value {
         flag,
-        // Control characters (a CR/LF in a URL) are shown escaped: the error stays one line.
-        value: raw
-            .chars()
-            .map(|c| {
-                if c.is_control() {
-                    c.escape_default().to_string()
-                } else {
-                    c.to_string()
-                }
-            })
-            .collect(),
-        reason,
+        value: one_line(raw),
+        reason: one_line(&reason),
     })
 }
 

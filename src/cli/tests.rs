@@ -154,3 +154,24 @@ fn the_path_without_options_knows_every_environment_variable() {
     ours.sort();
     assert_eq!(ours, from_clap);
 }
+
+#[test]
+fn a_reason_quoting_the_value_stays_one_line() {
+    // Found by fuzzing (process_args): the spec parsers quote the value in their reason.
+    for (flag, value) in [
+        ("--rewrite", "T\n"),
+        ("-p", "TE\rRM"),
+        ("--remap-exit", "1\n"),
+        ("-u", "a\n:b"),
+    ] {
+        let e = run(&[flag, value, "true"]).unwrap_err().to_string();
+        assert!(!e.contains(['\n', '\r']), "{flag}: {e:?}");
+    }
+}
+
+#[test]
+fn the_forgotten_value_hint_stays_one_line() {
+    // Found by fuzzing (process_args): the hint quoted the unknown argument as it was.
+    let e = run(&["--io", "sh", "-\n", "true"]).unwrap_err().to_string();
+    assert!(!e.contains('\n'), "{e:?}");
+}

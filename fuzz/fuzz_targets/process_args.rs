@@ -1,0 +1,7 @@
+//! `--rewrite`, `--remap-exit`, `--pdeathsig`, `--user` values and the `-v`-before-a-command and
+//! forgotten-value scans of the command line: never panics; invariants hold (body:
+//! `dock::fuzz_entry::process_args`).
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| dock::fuzz_entry::process_args(data));
