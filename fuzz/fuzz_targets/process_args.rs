@@ -1,6 +1,5 @@
-//! `--rewrite`, `--remap-exit`, `--pdeathsig`, `--user` values and the `-v`-before-a-command and
-//! forgotten-value scans of the command line: never panics; invariants hold (body:
-//! `dock::fuzz_entry::process_args`).
+//! `--rewrite`, `--remap-exit`, `--pdeathsig`, `--user` values and the forgotten-value scan of the
+//! command line: never panics; invariants hold (body: `dock::fuzz_entry::process_args`).
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 

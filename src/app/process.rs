@@ -11,7 +11,7 @@ use crate::cli::UsageError;
 use crate::debug;
 use crate::notice::{signal_name, ChildExit};
 use crate::signals::spec::ExitRemap;
-use crate::supervisor::user::{self, Credentials, UserRef, UserSpec};
+use crate::supervisor::user::{self, Credentials, UserSpec};
 use crate::sys::process::{parent_pid, set_pdeathsig};
 
 /// Where `--user` names are looked up: the container's own files (a static binary has no NSS).
@@ -37,14 +37,10 @@ pub(super) fn parent_death_signal(sig: i32, ppid_at_start: i32) -> Result<(), Er
     let name = signal_name(sig);
     if ppid_at_start == 0 {
         debug!(
-            "--pdeathsig: dock's parent is outside its PID namespace (dock is PID 1): {name} comes \
-             when that process (the container runtime) dies, but one that died before dock started \
-             cannot be noticed"
+            "--pdeathsig: dock is PID 1, its parent is outside the namespace (the runtime): {name} \
+             comes when that one dies; one already dead cannot be noticed"
         );
         return Ok(());
-    }
-    if sig == libc::SIGKILL {
-        debug!("--pdeathsig: SIGKILL kills dock itself and cannot be forwarded");
     }
     let now = parent_pid();
     if parent_died(ppid_at_start, now) {
@@ -55,12 +51,12 @@ pub(super) fn parent_death_signal(sig: i32, ppid_at_start: i32) -> Result<(), Er
     Ok(())
 }
 
-/// Reads `path` as text (invalid UTF-8 replaced); `None` when it does not exist (a `FROM scratch`
+/// Reads `path` as text (invalid UTF-8 replaced); empty when it does not exist (a `FROM scratch`
 /// image: numeric ids need no entry).
-fn read_db(path: &'static str) -> Result<Option<String>, Error> {
+fn read_db(path: &'static str) -> Result<String, Error> {
     match std::fs::read(path) {
-        Ok(b) => Ok(Some(String::from_utf8_lossy(&b).into_owned())),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Ok(b) => Ok(String::from_utf8_lossy(&b).into_owned()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(String::new()),
         Err(source) => Err(Error::UserDb { path, source }),
     }
 }
@@ -72,31 +68,21 @@ fn read_db(path: &'static str) -> Result<Option<String>, Error> {
 /// An unknown user or group name ([`UsageError::Value`] naming `--user`), or a file that exists but
 /// cannot be read.
 pub(super) fn credentials(spec: &UserSpec) -> Result<Credentials, Error> {
-    let passwd = read_db(PASSWD)?;
-    let group = read_db(GROUP)?;
-    let resolved = user::resolve(
-        &spec.user,
-        spec.group.as_ref(),
-        passwd.as_deref().unwrap_or_default(),
-        group.as_deref().unwrap_or_default(),
-    );
-    let creds = resolved.map_err(|mut reason| {
-        match (&spec.user, &passwd, &group) {
-            (UserRef::Name(_), None, _) => reason.push_str(&format!(": there is no {PASSWD}")),
-            (_, _, None) if reason.contains("group") => {
-                reason.push_str(&format!(": there is no {GROUP}"));
+    let (passwd, group) = (read_db(PASSWD)?, read_db(GROUP)?);
+    let creds =
+        user::resolve(&spec.user, spec.group.as_ref(), &passwd, &group).map_err(|reason| {
+            UsageError::Value {
+                flag: "--user",
+                value: spec.text.clone(),
+                reason,
             }
-            _ => {}
-        }
-        UsageError::Value {
-            flag: "--user",
-            value: spec.text.clone(),
-            reason,
-        }
-    })?;
+        })?;
     debug!(
-        "--user {}: uid {} gid {} groups {:?} HOME={}",
-        spec.text, creds.uid, creds.gid, creds.groups, creds.home
+        "--user: uid {} gid {}, {} group(s), HOME={}",
+        creds.uid,
+        creds.gid,
+        creds.groups.len(),
+        creds.home
     );
     Ok(creds)
 }

@@ -137,9 +137,11 @@ pub struct Args {
     #[arg(short = 'd', long, env = "DOCK_DEBUG", action = ArgAction::SetTrue,
           value_parser = FalseyValueParser::new())]
     pub debug: bool,
-    /// Print the version
-    #[arg(short = 'v', visible_short_alias = 'V', long, action = ArgAction::Version)]
-    pub version: Option<bool>,
+    /// Print the version (not verbose: that is -d)
+    // A plain switch, not clap's Version action, which prints and exits at once: `-v` before a
+    // command is refused instead (tini's and dumb-init's -v is verbose).
+    #[arg(short = 'v', visible_short_alias = 'V', long, action = ArgAction::SetTrue)]
+    pub version: bool,
     /// The command to run and its arguments
     #[arg(value_name = "COMMAND", trailing_var_arg = true, allow_hyphen_values = false,
           value_parser = clap::value_parser!(OsString))]
@@ -199,7 +201,7 @@ pub(super) fn without_options(argv: &[OsString]) -> Option<Args> {
         pdeathsig: None,
         user: None,
         debug: false,
-        version: None,
+        version: false,
         command: command.to_vec(),
     })
 }

@@ -6,7 +6,7 @@
 use std::ffi::OsString;
 
 use super::values::process;
-use super::{one_line, value, values, Args, UsageError};
+use super::{one_line, value, values, UsageError};
 
 /// The first option value in `argv` (program name first; up to the command) that its flag's parser
 /// refuses, as [`validate`] would report it. Only consulted when clap refused the command line.
@@ -65,61 +65,6 @@ pub(crate) fn first_bad_value(argv: &[OsString], unknown: Option<&str>) -> Optio
         }
         if inline.is_none() && !raw.starts_with('-') {
             after = Some((flag, raw));
-        }
-    }
-    None
-}
-
-/// When clap stopped at `-v`, `-V` or `--version` (it prints the version at once, whatever follows):
-/// that flag as written, if a command follows it among the words of `argv` (program name first), as
-/// in `dock -v sh -c ...` written for tini's or dumb-init's verbose `-v`. Option values are skipped
-/// by asking clap's own definition which options take one.
-pub(crate) fn version_before_command(argv: &[OsString]) -> Option<String> {
-    let cmd = <Args as clap::CommandFactory>::command();
-    let takes_value = |a: &clap::Arg| a.get_action().takes_values();
-    let long_takes = |name: &str| {
-        cmd.get_arguments()
-            .any(|a| a.get_long() == Some(name) && takes_value(a))
-    };
-    let short_takes = |c: char| {
-        cmd.get_arguments()
-            .any(|a| a.get_short() == Some(c) && takes_value(a))
-    };
-    let mut version: Option<String> = None;
-    let mut words = argv.iter().skip(1);
-    while let Some(w) = words.next() {
-        let Some(w) = w.to_str() else {
-            // Options are ASCII: this is the command.
-            return version;
-        };
-        if w == "--" {
-            return version.filter(|_| words.next().is_some());
-        }
-        if w == "-" || !w.starts_with('-') {
-            return version;
-        }
-        if let Some(long) = w.strip_prefix("--") {
-            let (name, inline) = match long.split_once('=') {
-                Some((n, v)) => (n, Some(v)),
-                None => (long, None),
-            };
-            if name == "version" {
-                version.get_or_insert_with(|| w.to_string());
-            } else if inline.is_none() && long_takes(name) {
-                words.next();
-            }
-            continue;
-        }
-        // A cluster of short options (`-dv`); one that takes a value takes the rest, or the next word.
-        for (i, c) in w.char_indices().skip(1) {
-            if c == 'v' || c == 'V' {
-                version.get_or_insert_with(|| format!("-{c}"));
-            } else if short_takes(c) {
-                if i + c.len_utf8() == w.len() {
-                    words.next();
-                }
-                break;
-            }
         }
     }
     None

@@ -27,8 +27,6 @@ use crate::tls::TlsOptions;
 use args::without_options;
 pub use args::Args;
 pub(crate) use hint::first_bad_value;
-#[cfg(any(test, feature = "fuzz"))]
-pub(crate) use hint::version_before_command;
 use values::process;
 
 /// Everything dock was asked to do, validated: one config per feature.
@@ -82,7 +80,7 @@ pub enum UsageError {
     /// verbose, dock's prints the version; exiting 0 then would look like a success to a restart
     /// policy.
     #[error("{0} prints the version; for debug output use -d")]
-    VersionWithCommand(String),
+    VersionWithCommand(&'static str),
 }
 
 /// What parsing the command line produced.
@@ -141,10 +139,6 @@ where
         Err(e) => {
             use clap::error::ErrorKind;
             return match e.kind() {
-                ErrorKind::DisplayVersion => match hint::version_before_command(&argv) {
-                    Some(flag) => Err(UsageError::VersionWithCommand(flag)),
-                    None => Ok(Parsed::Print(e.render().to_string())),
-                },
                 ErrorKind::DisplayHelp => Ok(Parsed::Print(e.render().to_string())),
                 _ => {
                     // `dock --grace-period sh -c ...`: the value was forgotten, "sh" taken as it,
@@ -164,6 +158,9 @@ where
             };
         }
     };
+    if args.version {
+        return version(&argv, args.command.len());
+    }
     if args.command.is_empty() {
         // A bad value first: `dock --grace-period abc` (the command forgotten, or taken as the value)
         // gets the one line naming the flag, not the whole help.
@@ -172,6 +169,30 @@ where
         return Ok(Parsed::Help(cmd.render_help().to_string()));
     }
     validate(args).map(|c| Parsed::Run(Box::new(c)))
+}
+
+/// `-v`, `-V` or `--version` was given: the version (before any value is checked, as clap's own
+/// version flag does), or, when a command of `command` words ends `argv`, the usage error that
+/// names the flag as written among the options.
+fn version(argv: &[OsString], command: usize) -> Result<Parsed, UsageError> {
+    if command == 0 {
+        return Ok(Parsed::Print(
+            concat!("dock ", env!("CARGO_PKG_VERSION"), "\n").into(),
+        ));
+    }
+    let options = &argv[1..argv.len().saturating_sub(command).max(1)];
+    let short_v = |w: &&OsString| {
+        let b = w.as_encoded_bytes();
+        b.len() > 1 && b[0] == b'-' && b[1] != b'-' && b.contains(&b'V')
+    };
+    let flag = if options.iter().any(|w| w == "--version") {
+        "--version"
+    } else if options.iter().any(|w| short_v(&w)) {
+        "-V"
+    } else {
+        "-v"
+    };
+    Err(UsageError::VersionWithCommand(flag))
 }
 
 /// Checks `--ca-file` whatever URL uses it: readable, and (with TLS built in) PEM certificates.
@@ -233,12 +254,11 @@ impl Values {
             raws: &[String],
             f: fn(&str) -> Result<Vec<T>, String>,
         ) -> Result<Vec<T>, UsageError> {
-            let lists = raws.iter().map(|s| value(flag, s, f));
-            Ok(lists
-                .collect::<Result<Vec<_>, _>>()?
-                .into_iter()
-                .flatten()
-                .collect())
+            let mut items = Vec::new();
+            for raw in raws {
+                items.extend(value(flag, raw, f)?);
+            }
+            Ok(items)
         }
         let target = match a.io.as_deref().map(|os| (os, os.to_str())) {
             None => None,

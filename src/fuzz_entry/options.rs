@@ -56,9 +56,9 @@ pub fn signal_spec(data: &[u8]) {
 }
 
 /// The values of `--rewrite`, `--remap-exit`, `--pdeathsig`, `--user` as dock takes them, and the
-/// command-line scans that name a mistake (`-v` before a command, a forgotten value). Input: words
-/// separated by NUL, the argv after the program name. Never panics; no rewrite of a signal dock
-/// never forwards, no pdeathsig dock cannot act on; `-v` is named only when it is among the words.
+/// forgotten-value scan of the command line. Input: words separated by NUL, the argv after the
+/// program name. Never panics; no rewrite of a signal dock never forwards, no pdeathsig dock cannot
+/// act on; a usage line is one line.
 pub fn process_args(data: &[u8]) {
     use crate::cli::values::process as p;
 
@@ -84,15 +84,6 @@ pub fn process_args(data: &[u8]) {
             std::ffi::OsStr::from_bytes(w).to_os_string()
         })
         .collect();
-    if let Some(flag) = crate::cli::version_before_command(&argv) {
-        assert!(["-v", "-V", "--version"].contains(&flag.as_str()), "{flag}");
-        let c = flag.chars().last().unwrap();
-        assert!(
-            words.iter().any(|w| w == &flag.as_bytes()
-                || w.starts_with(b"-") && !w.starts_with(b"--") && w.contains(&(c as u8))),
-            "{flag} from {words:?}"
-        );
-    }
     let unknown = words.last().and_then(|w| std::str::from_utf8(w).ok());
     if let Some(e) = crate::cli::first_bad_value(&argv, unknown) {
         assert!(!e.to_string().contains('\n'), "{e}");

@@ -148,16 +148,8 @@ impl Handler for Forwarder {
                 };
                 match self.cfg.rewrite.get(sig) {
                     0 => debug!("--rewrite: {} dropped", signal_name(sig)),
-                    to => {
-                        if to != sig {
-                            debug!(
-                                "--rewrite: {} sent as {}",
-                                signal_name(sig),
-                                signal_name(to)
-                            );
-                        }
-                        self.forward(cx, pid, to);
-                    }
+                    // The "forwarded" line names what was sent.
+                    to => self.forward(cx, pid, to),
                 }
             }
         }

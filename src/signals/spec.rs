@@ -8,21 +8,24 @@
 //! musl keeps 32–34 and reports 35. dock never goes through libc's `SIGRTMIN` (it sends with raw
 //! `kill(2)`/`pidfd_send_signal(2)` and reads a signalfd), and the numbers users see elsewhere are
 //! glibc's: `kill -l` on Debian prints `34) SIGRTMIN`, `35) SIGRTMIN+1` … `49) SIGRTMIN+15`,
-//! `50) SIGRTMAX-14` … `64) SIGRTMAX`, and [`signal_name`] prints the same. 32 and 33 have no name
+//! `50) SIGRTMAX-14` … `64) SIGRTMAX`, and [`crate::notice::signal_name`] prints the same. 32 and 33 have no name
 //! there and are `SIG32`, `SIG33`.
 //!
-//! The names themselves (the table, [`signal_name`]) live in [`crate::notice`], beside the
+//! The names themselves (the table, [`crate::notice::signal_name`]) live in [`crate::notice`], beside the
 //! [`crate::notice::ChildExit`] they name: every feature that reports a signal prints it so.
 //!
 //! Registers nothing.
 
+// Only the tests and the fuzz bodies name it here; dock itself uses `crate::notice::signal_name`.
+#[cfg(any(test, feature = "fuzz"))]
+pub use crate::notice::signal_name;
 use crate::notice::SIGNAL_NAMES as NAMES;
-pub use crate::notice::{signal_name, SIGRTMAX, SIGRTMIN};
+pub use crate::notice::{SIGRTMAX, SIGRTMIN};
 
 const SIGNAL_HINT: &str = "expected a signal name or number, like TERM, SIGTERM, 15 or RTMIN+3";
 
 /// Parses one signal: a name with or without `SIG` in any case (`TERM`, `SIGTERM`, `sigterm`, and
-/// the aliases IOT, CLD, POLL, UNUSED), a decimal 1–64 (also as `SIG<n>`, the form [`signal_name`]
+/// the aliases IOT, CLD, POLL, UNUSED), a decimal 1–64 (also as `SIG<n>`, the form [`crate::notice::signal_name`]
 /// gives 32 and 33), or a realtime one as `RTMIN`, `RTMIN+N`, `RTMAX`, `RTMAX-N` (34–64, see the
 /// module header), with or without `SIG`, in any case.
 ///

@@ -18,23 +18,20 @@ use crate::supervisor::user::{self, UserSpec};
 pub fn parse_rewrites(s: &str) -> Result<Vec<(i32, i32)>, String> {
     let rules = spec::parse_rewrite_list(s)?;
     for &(from, _) in &rules {
-        never_received(from, "rewrite")?;
+        never_received(from)?;
     }
     Ok(rules)
 }
 
-/// Refuses the signals dock never gets to forward: `what` names the use.
-fn never_received(sig: i32, what: &str) -> Result<(), String> {
-    match sig {
-        libc::SIGKILL | libc::SIGSTOP => Err(format!(
-            "cannot {what} {}: it cannot be caught, so dock never forwards it",
-            spec::signal_name(sig)
-        )),
-        libc::SIGCHLD => Err(format!(
-            "cannot {what} SIGCHLD: dock takes it as its own (reap), it is never forwarded"
-        )),
-        _ => Ok(()),
-    }
+/// Refuses the signals dock never gets to forward as a `--rewrite` FROM.
+fn never_received(sig: i32) -> Result<(), String> {
+    let why = match sig {
+        libc::SIGKILL => "cannot rewrite SIGKILL: it cannot be caught, so dock never forwards it",
+        libc::SIGSTOP => "cannot rewrite SIGSTOP: it cannot be caught, so dock never forwards it",
+        libc::SIGCHLD => "cannot rewrite SIGCHLD: dock takes it as its own (reap), never forwarded",
+        _ => return Ok(()),
+    };
+    Err(why.into())
 }
 
 /// Parses one `--remap-exit` value: `CODE[:TO]` items, comma-separated.
