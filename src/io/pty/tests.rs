@@ -64,6 +64,8 @@ fn peer_closing_hangs_the_session_up() {
     let setup = crate::sys::spawn::ChildSetup {
         mask: crate::sys::spawn::current_mask().unwrap(),
         session: true,
+        creds: None,
+        own_pid_var: None,
     };
     let sleep = std::ffi::OsStr::new("sleep");
     let fds = [Some(slave), None, None];
@@ -86,6 +88,8 @@ fn spawn_on(slave: OwnedFd, argv: &[&str]) -> i32 {
     let setup = crate::sys::spawn::ChildSetup {
         mask: crate::sys::spawn::current_mask().unwrap(),
         session: true,
+        creds: None,
+        own_pid_var: None,
     };
     let fds = [
         Some(slave.try_clone().unwrap()),
