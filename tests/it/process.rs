@@ -358,7 +358,7 @@ fn unknown_users_and_bad_values_start_nothing() {
         (&["-p", "NOPE"], None, "--pdeathsig 'NOPE'"),
         (&["-p", "0"], None, "--pdeathsig '0'"),
         (&["-u", "a:b:c"], None, "--user 'a:b:c'"),
-        (&[], Some(("DOCK_REWRITE", "TERM:")), "--rewrite 'TERM:'"),
+        (&[], Some(("DOCK_REWRITE", "TERM:")), "DOCK_REWRITE 'TERM:'"),
         (&[], Some(("DOCK_REMAP_EXIT", "300")), "--remap-exit '300'"),
         (
             &[],
