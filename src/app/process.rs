@@ -72,7 +72,7 @@ pub(super) fn credentials(spec: &UserSpec) -> Result<Credentials, Error> {
     let creds =
         user::resolve(&spec.user, spec.group.as_ref(), &passwd, &group).map_err(|reason| {
             UsageError::Value {
-                flag: "--user".into(),
+                flag: spec.origin.clone(),
                 value: spec.text.clone(),
                 reason,
             }

@@ -422,7 +422,10 @@ impl Values {
         let supervisor = SupervisorConfig {
             command: a.command,
             grace: self.grace,
-            user: self.user,
+            user: self.user.map(|u| UserSpec {
+                origin: a.sources.name("--user"),
+                ..u
+            }),
         };
         let port = self.bind_port.map(|port| PortConfig {
             port,

@@ -49,6 +49,8 @@ pub enum GroupRef {
 pub struct UserSpec {
     /// The value as the user wrote it, for messages.
     pub text: String,
+    /// What the user set it with, for messages: `--user`, or `DOCK_USER` from the environment.
+    pub origin: String,
     /// USER.
     pub user: UserRef,
     /// GROUP, when given.

@@ -359,17 +359,21 @@ fn unknown_users_and_bad_values_start_nothing() {
         (&["-p", "0"], None, "--pdeathsig '0'"),
         (&["-u", "a:b:c"], None, "--user 'a:b:c'"),
         (&[], Some(("DOCK_REWRITE", "TERM:")), "DOCK_REWRITE 'TERM:'"),
-        (&[], Some(("DOCK_REMAP_EXIT", "300")), "--remap-exit '300'"),
+        (
+            &[],
+            Some(("DOCK_REMAP_EXIT", "300")),
+            "DOCK_REMAP_EXIT '300'",
+        ),
         (
             &[],
             Some(("DOCK_PDEATHSIG", "SIGFOO")),
-            "--pdeathsig 'SIGFOO'",
+            "DOCK_PDEATHSIG 'SIGFOO'",
         ),
-        (&[], Some(("DOCK_USER", "")), "--user ''"),
+        (&[], Some(("DOCK_USER", "")), "DOCK_USER ''"),
         (
             &[],
             Some(("DOCK_USER", "nosuch-user-here")),
-            "--user 'nosuch-user-here'",
+            "DOCK_USER 'nosuch-user-here'",
         ),
     ] {
         let mut all = args.to_vec();

@@ -66,6 +66,7 @@ pub fn parse_user(s: &str) -> Result<UserSpec, String> {
     let (user, group) = user::parse_user_spec(s)?;
     Ok(UserSpec {
         text: s.to_string(),
+        origin: "--user".into(),
         user,
         group,
     })
