@@ -69,9 +69,22 @@ pub fn emit(args: fmt::Arguments<'_>) {
 /// A duration as a person reads it in a log line, in seconds with at most 3 decimals: "5 s",
 /// "1.5 s", "0.1 s" (`Duration`'s `Debug` gives "100ms", "0ns").
 pub fn seconds(d: std::time::Duration) -> String {
-    let s = format!("{:.3}", d.as_secs_f64());
-    let s = s.trim_end_matches('0').trim_end_matches('.');
-    format!("{s} s")
+    // Integer arithmetic, rounded to the ms: formatting an f64 would link core's float printing
+    // (several kB of the static binary's size budget) for a log line.
+    format!("{} s", decimal(d.as_micros().saturating_add(500) / 1000, 3))
+}
+
+/// `n` thousandths (`decimals` = 3) or tenths (1)... as a decimal number without trailing zeros:
+/// `decimal(1500, 3)` is "1.5", `decimal(42, 1)` is "4.2", `decimal(7000, 3)` is "7".
+pub fn decimal(n: u128, decimals: u32) -> String {
+    let scale = 10u128.pow(decimals);
+    let (whole, frac) = (n / scale, n % scale);
+    if frac == 0 {
+        return whole.to_string();
+    }
+    let width = usize::try_from(decimals).unwrap_or(0);
+    let frac = format!("{frac:0width$}");
+    format!("{whole}.{}", frac.trim_end_matches('0'))
 }
 
 /// A cause as dock writes it: std's " (os error N)" suffix dropped and the first letter lower-case,
@@ -133,9 +146,13 @@ mod tests {
             (Duration::from_secs(5), "5 s"),
             (Duration::from_secs(10), "10 s"),
             (Duration::from_micros(1234567), "1.235 s"),
+            (Duration::from_micros(999_600), "1 s"),
         ] {
             assert_eq!(seconds(d), text);
         }
+        assert_eq!(decimal(42, 1), "4.2");
+        assert_eq!(decimal(1050, 3), "1.05");
+        assert_eq!(decimal(0, 1), "0");
     }
 
     #[derive(Debug, thiserror::Error)]

@@ -18,17 +18,16 @@ const DEFAULT_GRACE_PERIOD: &str = "5";
 
 /// Raw flags as clap parses them; see [`super::Config`] for the validated form.
 
+// The help text is `super::help::HELP`, written by hand: clap's help and usage rendering are ~40 kB
+// of the static binary's size budget. A unit test checks that it names every option.
 #[derive(Debug, Parser)]
 #[command(
     name = "dock",
     version,
     args_override_self = true,
-    about = "A micro init for containers: runs COMMAND as PID 1, forwards signals, reaps zombies,\n\
-             tears the process tree down and exits with COMMAND's status.",
     disable_version_flag = true,
-    disable_help_subcommand = true,
-    after_help = "Every option can also be set as DOCK_<NAME> in the environment \
-                  (DOCK_IO, DOCK_WEB_HOOK, ...); the command line wins."
+    disable_help_flag = true,
+    disable_help_subcommand = true
 )]
 pub struct Args {
     /// Where the child's stdio goes: file:///abs/path, a bare path, tcp://host:port,
@@ -111,6 +110,9 @@ pub struct Args {
     // command is refused instead (tini's and dumb-init's -v is verbose).
     #[arg(short = 'v', visible_short_alias = 'V', long, action = ArgAction::SetTrue)]
     pub version: bool,
+    /// Print help
+    #[arg(short = 'h', long, action = ArgAction::SetTrue)]
+    pub help: bool,
     /// The command to run and its arguments
     #[arg(value_name = "COMMAND", trailing_var_arg = true, allow_hyphen_values = false,
           value_parser = clap::value_parser!(OsString))]
@@ -175,6 +177,7 @@ pub(super) fn without_options(argv: &[OsString]) -> Option<Args> {
         user: None,
         debug: false,
         version: false,
+        help: false,
         command: command.to_vec(),
         sources: Sources::default(),
     })

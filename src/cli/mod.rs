@@ -7,6 +7,7 @@
 
 mod args;
 mod checks;
+mod help;
 mod hint;
 mod origin;
 pub mod values;
@@ -181,7 +182,7 @@ where
         Err(e) => {
             use clap::error::ErrorKind;
             return match e.kind() {
-                ErrorKind::DisplayHelp => Ok(Parsed::Print(e.render().to_string())),
+                ErrorKind::DisplayHelp => Ok(Parsed::Print(help::HELP.into())),
                 _ => {
                     // `dock --grace-period sh -c ...`: the value was forgotten, "sh" taken as it,
                     // and clap stumbles on "-c". The value is the mistake to name.
@@ -205,6 +206,9 @@ where
             };
         }
     };
+    if args.help {
+        return Ok(Parsed::Print(help::HELP.into()));
+    }
     if args.version {
         return version(&argv, args.command.len());
     }
@@ -212,8 +216,7 @@ where
         // A bad value first: `dock --grace-period abc` (the command forgotten, or taken as the value)
         // gets the one line naming the flag, not the whole help.
         validate(args)?;
-        let mut cmd = <Args as clap::CommandFactory>::command();
-        return Ok(Parsed::Help(cmd.render_help().to_string()));
+        return Ok(Parsed::Help(help::HELP.into()));
     }
     validate(args).map(|c| Parsed::Run(Box::new(c)))
 }

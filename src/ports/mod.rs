@@ -144,7 +144,7 @@ impl Readiness {
             return;
         }
         if let Some(pid) = self.probe() {
-            let ms = self.started.elapsed().as_secs_f64() * 1e3;
+            let ms = crate::log::decimal(self.started.elapsed().as_micros() / 100, 1);
             let on = self.found.first().map(|s| s.addr).map(|a| match a {
                 std::net::IpAddr::V4(a) => a.to_string(),
                 std::net::IpAddr::V6(a) => format!("[{a}]"),
@@ -152,10 +152,10 @@ impl Readiness {
             let on = on.unwrap_or_default();
             match pid {
                 Some(pid) => debug!(
-                    "port {} listening on {on} (pid {pid}) after {ms:.1} ms",
+                    "port {} listening on {on} (pid {pid}) after {ms} ms",
                     self.port
                 ),
-                None => debug!("port {} listening on {on} after {ms:.1} ms", self.port),
+                None => debug!("port {} listening on {on} after {ms} ms", self.port),
             }
             cx.post(Notice::Condition(Condition::Port { pid }));
             self.stop(cx);

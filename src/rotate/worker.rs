@@ -271,14 +271,15 @@ impl Worker {
             });
         }
         let _ = sync_dir(&self.dir);
-        let secs = started.elapsed().as_secs_f64().max(1e-9);
+        let us = started.elapsed().as_micros().max(1);
         crate::debug!(
-            "--log-rotate: {} written: {} bytes → {} bytes in {:.3} s ({:.1} MB/s)",
+            "--log-rotate: {} written: {} bytes → {} bytes in {} ({} MB/s)",
             archive.display(),
             bytes_in,
             bytes_out,
-            secs,
-            bytes_in as f64 / secs / 1e6
+            crate::log::seconds(started.elapsed()),
+            // bytes per µs is MB/s; in tenths.
+            crate::log::decimal(u128::from(bytes_in) * 10 / us, 1)
         );
         Ok(())
     }
