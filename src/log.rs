@@ -66,30 +66,25 @@ pub fn emit(args: fmt::Arguments<'_>) {
     }
 }
 
-/// A duration as a person reads it in a log line, in seconds with at most 3 decimals, rounded to
-/// the nearest ms: "5 s", "1.5 s", "0.1 s" (`Duration`'s `Debug` gives "100ms", "0ns").
+/// A duration as a person reads it in a log line, in seconds with at most 3 decimals: "5 s",
+/// "1.5 s", "0.1 s" (`Duration`'s `Debug` gives "100ms", "0ns").
 pub fn seconds(d: std::time::Duration) -> String {
-    let s = decimal((d.as_micros() + 500) / 1000, 3);
-    let s = s.trim_end_matches('0').trim_end_matches('.');
-    format!("{s} s")
+    // Integer arithmetic, rounded to the ms: formatting an f64 would link core's float printing
+    // (several kB of the static binary's size budget) for a log line.
+    format!("{} s", decimal(d.as_micros().saturating_add(500) / 1000, 3))
 }
 
-/// A duration in ms with one decimal, rounded to the nearest 0.1 ms: "812.4" (for "after 812.4
-/// ms").
-pub fn millis(d: std::time::Duration) -> String {
-    decimal((d.as_micros() + 50) / 100, 1)
-}
-
-/// `n` / 10^`places`, written with exactly `places` decimals ("1.500" for 1500 and 3). Integer
-/// arithmetic: dock's log lines need no float formatting, whose code is several kB of the static
-/// binary.
-pub fn decimal(n: u128, places: u32) -> String {
-    let unit = 10u128.pow(places);
-    let width = usize::try_from(places).unwrap_or(0);
-    match places {
-        0 => n.to_string(),
-        _ => format!("{}.{:0width$}", n / unit, n % unit),
+/// `n` thousandths (`decimals` = 3) or tenths (1)... as a decimal number without trailing zeros:
+/// `decimal(1500, 3)` is "1.5", `decimal(42, 1)` is "4.2", `decimal(7000, 3)` is "7".
+pub fn decimal(n: u128, decimals: u32) -> String {
+    let scale = 10u128.pow(decimals);
+    let (whole, frac) = (n / scale, n % scale);
+    if frac == 0 {
+        return whole.to_string();
     }
+    let width = usize::try_from(decimals).unwrap_or(0);
+    let frac = format!("{frac:0width$}");
+    format!("{whole}.{}", frac.trim_end_matches('0'))
 }
 
 /// A cause as dock writes it: std's " (os error N)" suffix dropped and the first letter lower-case,
@@ -155,13 +150,9 @@ mod tests {
         ] {
             assert_eq!(seconds(d), text);
         }
-        assert_eq!(millis(Duration::from_micros(812_449)), "812.4");
-        assert_eq!(millis(Duration::from_micros(812_450)), "812.5");
-        assert_eq!(millis(Duration::ZERO), "0.0");
-        assert_eq!(
-            (decimal(1500, 3), decimal(7, 2), decimal(42, 0)),
-            ("1.500".into(), "0.07".into(), "42".into())
-        );
+        assert_eq!(decimal(42, 1), "4.2");
+        assert_eq!(decimal(1050, 3), "1.05");
+        assert_eq!(decimal(0, 1), "0");
     }
 
     #[derive(Debug, thiserror::Error)]

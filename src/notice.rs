@@ -14,6 +14,8 @@
 //! | `WindowSize`          | signals (SIGWINCH)   | io (the pty)                               |
 //! | `HangUp`              | io (the peer hung up) | nobody yet: the kernel hangs the session up |
 //!
+//! Also the names dock prints for signals ([`signal_name`]), shared by every feature that reports one.
+//!
 //! Registers nothing.
 
 use std::time::{Duration, Instant};
@@ -100,11 +102,68 @@ impl ChildExit {
     }
 }
 
-/// `SIGTERM`-style name of a signal number (signal(7)), or `SIG<n>` for realtime ones.
+/// The first realtime signal as glibc numbers it (`__libc_current_sigrtmin()` on Linux): 34, what
+/// Debian's `kill -l` shows, although dock is a musl binary (whose SIGRTMIN is 35): the numbers users
+/// see elsewhere are glibc's (`signals::spec` module header).
+pub const SIGRTMIN: i32 = 34;
+/// The last realtime signal, the kernel's `_NSIG` (64): the same under glibc and musl.
+pub const SIGRTMAX: i32 = 64;
+
+/// Every standard Linux signal name without `SIG`, with its x86_64 number (signal(7)). The first name
+/// of each number is the one [`signal_name`] prints; the aliases (IOT, CLD, POLL, UNUSED) follow.
+pub(crate) const SIGNAL_NAMES: &[(&str, i32)] = &[
+    ("HUP", 1),
+    ("INT", 2),
+    ("QUIT", 3),
+    ("ILL", 4),
+    ("TRAP", 5),
+    ("ABRT", 6),
+    ("BUS", 7),
+    ("FPE", 8),
+    ("KILL", 9),
+    ("USR1", 10),
+    ("SEGV", 11),
+    ("USR2", 12),
+    ("PIPE", 13),
+    ("ALRM", 14),
+    ("TERM", 15),
+    ("STKFLT", 16),
+    ("CHLD", 17),
+    ("CONT", 18),
+    ("STOP", 19),
+    ("TSTP", 20),
+    ("TTIN", 21),
+    ("TTOU", 22),
+    ("URG", 23),
+    ("XCPU", 24),
+    ("XFSZ", 25),
+    ("VTALRM", 26),
+    ("PROF", 27),
+    ("WINCH", 28),
+    ("IO", 29),
+    ("PWR", 30),
+    ("SYS", 31),
+    ("IOT", 6),
+    ("CLD", 17),
+    ("POLL", 29),
+    ("UNUSED", 31),
+];
+
+/// The name dock prints for signal `sig`: `SIGTERM` for the standard ones, `SIGRTMIN`,
+/// `SIGRTMIN+N` (35–49), `SIGRTMAX-N` (50–63) and `SIGRTMAX` as Debian's `kill -l` splits them,
+/// else `SIG<n>` (32, 33, and numbers that are no signal). `signals::spec::parse_signal` reads every
+/// name back to `sig` for 1–64. The hook payload's `"signal"` and every log line use it.
 pub fn signal_name(sig: i32) -> String {
-    match nix::sys::signal::Signal::try_from(sig) {
-        Ok(s) => s.as_str().to_string(),
-        Err(_) => format!("SIG{sig}"),
+    if let Some((name, _)) = SIGNAL_NAMES.iter().find(|&&(_, n)| n == sig) {
+        return format!("SIG{name}");
+    }
+    let mid = SIGRTMIN + (SIGRTMAX - SIGRTMIN) / 2;
+    match sig {
+        SIGRTMIN => "SIGRTMIN".into(),
+        SIGRTMAX => "SIGRTMAX".into(),
+        s if (SIGRTMIN..=mid).contains(&s) => format!("SIGRTMIN+{}", s - SIGRTMIN),
+        s if (mid + 1..SIGRTMAX).contains(&s) => format!("SIGRTMAX-{}", SIGRTMAX - s),
+        s => format!("SIG{s}"),
     }
 }
 
@@ -123,6 +182,7 @@ mod tests {
             }
         );
         assert_eq!(signal_name(15), "SIGTERM");
-        assert_eq!(signal_name(40), "SIG40");
+        assert_eq!(signal_name(40), "SIGRTMIN+6");
+        assert_eq!(signal_name(32), "SIG32");
     }
 }

@@ -43,7 +43,16 @@ pub enum Error {
     /// The command could not be started.
     #[error(transparent)]
     Spawn(#[from] SpawnError),
-    /// A setup syscall failed (signal mask, epoll, signalfd, subreaper).
+    /// `--user`: `/etc/passwd` or `/etc/group` exists but cannot be read.
+    #[error("--user: reading {path}")]
+    UserDb {
+        /// The file.
+        path: &'static str,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// A setup syscall failed (signal mask, epoll, signalfd, subreaper, parent-death signal).
     #[error("{what}")]
     Sys {
         /// What dock was doing.
@@ -74,9 +83,11 @@ pub enum Outcome {
 
 /// dock's exit code: the main child's (its code N, or 128+S for signal S), or the code of the stop
 /// dock carried out instead of waiting for it (124, `crate::ready::NOT_READY_EXIT`, when the child
-/// was not ready within `--ready-timeout`, as timeout(1)); 0 after printing help or the version, 2
-/// for no command or any error before the child ran, but 127 for a command not found and 126 for
-/// one that cannot be executed (bash(1) "EXIT STATUS").
+/// was not ready within `--ready-timeout`, as timeout(1)), after `--remap-exit`, which `app::run`
+/// applies; 0 after printing help or the version, 2 for no command or any error before the child
+/// ran, but 127 for a command not found and 126 for one that cannot be executed (bash(1) "EXIT
+/// STATUS"). `--remap-exit` never applies to these three: they are dock's own, nothing ran (tini's
+/// `-e` too remaps only the child's status).
 pub fn exit_code(result: &Result<Outcome, Error>) -> u8 {
     match result {
         Ok(Outcome::Exited(exit)) => u8::try_from(exit.code.clamp(0, 255)).unwrap_or(u8::MAX),

@@ -4,6 +4,7 @@
 //! Registers nothing itself.
 
 mod error;
+mod process;
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -41,6 +42,9 @@ pub fn main() -> ExitCode {
 /// # Errors
 /// As [`run`], and usage errors.
 pub fn run_argv(argv: impl IntoIterator<Item = OsString>) -> Result<Outcome, Error> {
+    // Before anything else: the parent as it was at dock's start, to tell whether it died before
+    // `--pdeathsig` took effect (prctl(2)).
+    let ppid = crate::sys::process::parent_pid();
     // Block signals first, so none that arrives while we parse and spawn is lost or kills dock:
     // they wait in the signalfd and are forwarded once the child exists.
     let mask = event::block_all().map_err(Error::sys("blocking signals"))?;
@@ -53,19 +57,23 @@ pub fn run_argv(argv: impl IntoIterator<Item = OsString>) -> Result<Outcome, Err
             let _ = std::io::stderr().write_all(text.as_bytes());
             Ok(Outcome::Help)
         }
-        Parsed::Run(config) => run(*config, mask).map(Outcome::Exited),
+        Parsed::Run(config) => run(*config, mask, ppid).map(Outcome::Exited),
     }
 }
 
-/// Runs `config` to completion and returns the main child's exit. `mask` is the signal mask dock had
-/// before [`event::block_all`]; the child gets it back.
+/// Runs `config` to completion and returns the main child's exit, `--remap-exit` applied. `mask` is
+/// the signal mask dock had before [`event::block_all`]; the child gets it back. `ppid` is dock's
+/// parent at its start (for `--pdeathsig`).
 ///
 /// # Errors
 /// Anything that fails before the child runs ([`exit_code`] maps it: 2, or 126/127 for exec).
-pub fn run(config: Config, mask: OrigMask) -> Result<ChildExit, Error> {
+pub fn run(config: Config, mask: OrigMask, ppid: i32) -> Result<ChildExit, Error> {
     crate::log::set_debug(config.debug);
     for w in &config.warnings {
         crate::warn!("{w}");
+    }
+    if let Some(sig) = config.pdeathsig {
+        process::parent_death_signal(sig, ppid)?;
     }
     if std::process::id() != 1 {
         // Orphans of the child re-parent to the nearest subreaper: us, so they are reaped and torn
@@ -74,10 +82,29 @@ pub fn run(config: Config, mask: OrigMask) -> Result<ChildExit, Error> {
             .map_err(|e| Error::sys("becoming a child subreaper")(e.into()))?;
     }
     let mut lp = Loop::new().map_err(Error::sys("creating the event loop"))?;
-    let mut env = ChildEnv::inherited();
     // Everything that can fail on bad configuration fails here, before anything is started.
+    let creds = config
+        .supervisor
+        .user
+        .as_ref()
+        .map(process::credentials)
+        .transpose()?;
+    let mut env = ChildEnv::inherited();
+    if let Some(c) = &creds {
+        // An inherited root HOME would point the child at a directory it cannot write (su-exec, gosu).
+        env.set("HOME", &c.home);
+    }
     let (handlers, child_stdio) = build(&config, &mut env)?;
-    let supervisor = Supervisor::spawn(&config.supervisor, child_stdio, mask, &env)?;
+    let supervisor =
+        Supervisor::spawn(&config.supervisor, child_stdio, mask, &env, creds.as_ref())?;
+    // The child has the fds dock inherited: dock keeps no copy, so the child closing one is seen at
+    // the other end (catatonit#12). The ones dock made for it (`--ready-fd`'s pipe end) are
+    // close-on-exec in dock and closed by the spawn already.
+    match crate::sys::process::close_inherited_fds() {
+        Ok(0) => {}
+        Ok(n) => debug!("closed {n} inherited fd(s) the child now holds"),
+        Err(e) => crate::warn!("closing inherited fds: {e}"),
+    }
     // From here on nothing is fatal: a dying PID 1 takes the whole container with it.
     for h in handlers {
         lp.add(h);
@@ -85,7 +112,8 @@ pub fn run(config: Config, mask: OrigMask) -> Result<ChildExit, Error> {
     // Last: its start announces the child to every other handler, all started by then; and it
     // finishes last, giving the terminal back once the output is out.
     lp.add(Box::new(supervisor));
-    Ok(lp.run(release_startup, FINISH_TIMEOUT))
+    let exit = lp.run(release_startup, FINISH_TIMEOUT);
+    Ok(process::remap_exit(exit, &config.remap_exit))
 }
 
 /// Every handler but the supervisor, in the order they see notices, and the child's stdio; the

@@ -18,17 +18,16 @@ const DEFAULT_GRACE_PERIOD: &str = "5";
 
 /// Raw flags as clap parses them; see [`super::Config`] for the validated form.
 
+// The help text is `super::help::HELP`, written by hand: clap's help and usage rendering are ~40 kB
+// of the static binary's size budget. A unit test checks that it names every option.
 #[derive(Debug, Parser)]
 #[command(
     name = "dock",
     version,
     args_override_self = true,
-    about = "A micro init for containers: runs COMMAND as PID 1, forwards signals, reaps zombies,\n\
-             tears the process tree down and exits with COMMAND's status.",
     disable_version_flag = true,
-    disable_help_subcommand = true,
-    after_help = "Every option can also be set as DOCK_<NAME> in the environment \
-                  (DOCK_IO, DOCK_WEB_HOOK, ...); the command line wins."
+    disable_help_flag = true,
+    disable_help_subcommand = true
 )]
 pub struct Args {
     /// Where the child's stdio goes: file:///abs/path, a bare path, tcp://host:port,
@@ -105,13 +104,37 @@ pub struct Args {
     /// Skip TLS certificate verification
     #[arg(long, env = "DOCK_INSECURE", action = ArgAction::SetTrue, value_parser = FalseyValueParser::new())]
     pub insecure: bool,
+    // Signals and the child's process (issue 18).
+    /// Send a forwarded signal FROM as TO instead; TO 0 drops it (repeatable, or a comma list)
+    #[arg(short = 'r', long, env = "DOCK_REWRITE", value_name = "FROM:TO",
+          action = ArgAction::Append, allow_hyphen_values = true,
+          value_parser = clap::value_parser!(OsString))]
+    pub rewrite: Vec<OsString>,
+    /// Exit with TO (default 0) where the child's status is CODE (repeatable, or a comma list)
+    #[arg(short = 'e', long, env = "DOCK_REMAP_EXIT", value_name = "CODE[:TO]",
+          action = ArgAction::Append, allow_hyphen_values = true,
+          value_parser = clap::value_parser!(OsString))]
+    pub remap_exit: Vec<OsString>,
+    /// Get SIG when dock's parent dies, and forward it like any signal
+    #[arg(short = 'p', long, env = "DOCK_PDEATHSIG", value_name = "SIG", allow_hyphen_values = true,
+          value_parser = clap::value_parser!(OsString))]
+    pub pdeathsig: Option<OsString>,
+    /// Run the child as USER (name or uid), GROUP, their groups and HOME; dock stays root
+    #[arg(short = 'u', long, env = "DOCK_USER", value_name = "USER[:GROUP]",
+          allow_hyphen_values = true, value_parser = clap::value_parser!(OsString))]
+    pub user: Option<OsString>,
     /// Debug log on stderr
     #[arg(short = 'd', long, env = "DOCK_DEBUG", action = ArgAction::SetTrue,
           value_parser = FalseyValueParser::new())]
     pub debug: bool,
-    /// Print the version
-    #[arg(short = 'v', visible_short_alias = 'V', long, action = ArgAction::Version)]
-    pub version: Option<bool>,
+    /// Print the version (not verbose: that is -d)
+    // A plain switch, not clap's Version action, which prints and exits at once: `-v` before a
+    // command is refused instead (tini's and dumb-init's -v is verbose).
+    #[arg(short = 'v', visible_short_alias = 'V', long, action = ArgAction::SetTrue)]
+    pub version: bool,
+    /// Print help
+    #[arg(short = 'h', long, action = ArgAction::SetTrue)]
+    pub help: bool,
     /// The command to run and its arguments
     #[arg(value_name = "COMMAND", trailing_var_arg = true, allow_hyphen_values = false,
           value_parser = clap::value_parser!(OsString))]
@@ -123,7 +146,7 @@ pub struct Args {
 }
 
 /// The environment variables clap reads for [`Args`] (a unit test keeps the list whole).
-pub(super) const ENV_NAMES: [&str; 18] = [
+pub(super) const ENV_NAMES: [&str; 22] = [
     "DOCK_IO",
     "DOCK_WEB_HOOK",
     "DOCK_BIND_PORT",
@@ -142,6 +165,10 @@ pub(super) const ENV_NAMES: [&str; 18] = [
     "DOCK_CA_FILE",
     "DOCK_INSECURE",
     "DOCK_DEBUG",
+    "DOCK_REWRITE",
+    "DOCK_REMAP_EXIT",
+    "DOCK_PDEATHSIG",
+    "DOCK_USER",
 ];
 
 /// The common case without clap: `dock -- COMMAND...` or `dock COMMAND...` (first word not an option)
@@ -176,8 +203,13 @@ pub(super) fn without_options(argv: &[OsString]) -> Option<Args> {
         ready_file: None,
         ca_file: None,
         insecure: false,
+        rewrite: Vec::new(),
+        remap_exit: Vec::new(),
+        pdeathsig: None,
+        user: None,
         debug: false,
-        version: None,
+        version: false,
+        help: false,
         command: command.to_vec(),
         sources: Sources::default(),
     })

@@ -6,7 +6,8 @@
 
 use std::ffi::OsString;
 
-use super::{shown, value, values, UsageError};
+use super::values::process;
+use super::{one_line, shown, value, values, UsageError};
 
 /// The first option value in `argv` (program name first; up to the command) that its flag's parser
 /// refuses, as [`validate`] would report it. Only consulted when clap refused the command line.
@@ -14,7 +15,7 @@ use super::{shown, value, values, UsageError};
 /// Also, when `unknown` (the argument clap did not know) comes right after a value that does not
 /// start with `-` (`--io sh -c ...`, where `sh` is a valid path): the value was most likely
 /// forgotten, and the line says so.
-pub(super) fn first_bad_value(argv: &[OsString], unknown: Option<&str>) -> Option<UsageError> {
+pub(crate) fn first_bad_value(argv: &[OsString], unknown: Option<&str>) -> Option<UsageError> {
     let mut words = argv.iter().skip(1);
     let mut after: Option<(&'static str, &str)> = None;
     while let Some(w) = words.next() {
@@ -23,7 +24,7 @@ pub(super) fn first_bad_value(argv: &[OsString], unknown: Option<&str>) -> Optio
             return None;
         }
         if let (true, Some((flag, raw))) = (unknown == Some(w), after) {
-            let raw = shown(raw);
+            let (w, raw) = (one_line(w), shown(raw));
             return Some(UsageError::Clap(format!(
                 "unexpected argument '{w}' found after {flag} '{raw}': was the value of {flag} \
                  forgotten?"
@@ -43,6 +44,10 @@ pub(super) fn first_bad_value(argv: &[OsString], unknown: Option<&str>) -> Optio
             "--log-keep" => ("--log-keep", |v| values::parse_keep(v).map(drop)),
             "--grace-period" => ("--grace-period", |v| values::parse_grace(v).map(drop)),
             "--stdout-prefix" => ("--stdout-prefix", |v| values::parse_prefix(v).map(drop)),
+            "-r" | "--rewrite" => ("--rewrite", |v| process::parse_rewrites(v).map(drop)),
+            "-e" | "--remap-exit" => ("--remap-exit", |v| process::parse_remap_exits(v).map(drop)),
+            "-p" | "--pdeathsig" => ("--pdeathsig", |v| process::parse_pdeathsig(v).map(drop)),
+            "-u" | "--user" => ("--user", |v| process::parse_user(v).map(drop)),
             "--ready-fd" => ("--ready-fd", |v| values::parse_ready_fd(v).map(drop)),
             "--ready-http" => ("--ready-http", |v| values::parse_hook_url(v).map(drop)),
             "--ready-timeout" => ("--ready-timeout", |v| {

@@ -7,6 +7,7 @@
 
 mod args;
 mod checks;
+mod help;
 mod hint;
 mod origin;
 pub mod values;
@@ -21,21 +22,28 @@ use crate::ports::PortConfig;
 use crate::ready::http::HttpCheckConfig;
 use crate::ready::ReadyConfig;
 use crate::rotate::RotateConfig;
+use crate::signals::spec::{ExitRemap, Rewrites};
 use crate::signals::SignalsConfig;
+use crate::supervisor::user::UserSpec;
 use crate::supervisor::SupervisorConfig;
 use crate::tls::TlsOptions;
 use args::without_options;
 pub use args::Args;
-use hint::first_bad_value;
+pub(crate) use hint::first_bad_value;
+use values::process;
 
 /// Everything dock was asked to do, validated: one config per feature.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// `-d`.
     pub debug: bool,
-    /// The command and `--grace-period`.
+    /// `--pdeathsig`: the signal dock asks for when its parent dies.
+    pub pdeathsig: Option<i32>,
+    /// `--remap-exit`: applied to the main child's status only (not to 2, 126, 127 of dock's own).
+    pub remap_exit: ExitRemap,
+    /// The command, `--grace-period`, `--user`.
     pub supervisor: SupervisorConfig,
-    /// `-g`, `--thug`.
+    /// `-g`, `--thug`, `--rewrite`.
     pub signals: SignalsConfig,
     /// `--io`, `--stdout-prefix`, and the TLS options for `tls://`.
     pub io: IoConfig,
@@ -81,6 +89,11 @@ pub enum UsageError {
     /// Two flags do not go together, or one needs another.
     #[error("{0}")]
     Conflict(String),
+    /// `-v` (or `-V`, `--version`, named here) before a command: tini's and dumb-init's `-v` is
+    /// verbose, dock's prints the version; exiting 0 then would look like a success to a restart
+    /// policy.
+    #[error("{0} prints the version; for debug output use -d")]
+    VersionWithCommand(&'static str),
 }
 
 /// What parsing the command line produced.
@@ -92,6 +105,20 @@ pub enum Parsed {
     Print(String),
     /// No command: print help on stderr, exit 2.
     Help(String),
+}
+
+/// `s` with control characters escaped (a CR/LF in a URL): an error line quoting a value stays one
+/// line, also where a parser's reason quotes it (`--rewrite 'T\n': 'T\n': expected FROM:TO`).
+fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// Longest value quoted whole in a message, chars; a longer one is cut (a 240 kB host name must not
@@ -128,7 +155,7 @@ fn value<T>(
     f(raw).map_err(|reason| UsageError::Value {
         flag: name.into(),
         value: shown(raw),
-        reason: crate::log::mask(&reason, &crate::log::url_secrets(raw)),
+        reason: one_line(&crate::log::mask(&reason, &crate::log::url_secrets(raw))),
     })
 }
 
@@ -157,9 +184,7 @@ where
         Err(e) => {
             use clap::error::ErrorKind;
             return match e.kind() {
-                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
-                    Ok(Parsed::Print(e.render().to_string()))
-                }
+                ErrorKind::DisplayHelp => Ok(Parsed::Print(help::HELP.into())),
                 _ => {
                     // `dock --grace-period sh -c ...`: the value was forgotten, "sh" taken as it,
                     // and clap stumbles on "-c". The value is the mistake to name.
@@ -183,14 +208,43 @@ where
             };
         }
     };
+    if args.help {
+        return Ok(Parsed::Print(help::HELP.into()));
+    }
+    if args.version {
+        return version(&argv, args.command.len());
+    }
     if args.command.is_empty() {
         // A bad value first: `dock --grace-period abc` (the command forgotten, or taken as the value)
         // gets the one line naming the flag, not the whole help.
         validate(args)?;
-        let mut cmd = <Args as clap::CommandFactory>::command();
-        return Ok(Parsed::Help(cmd.render_help().to_string()));
+        return Ok(Parsed::Help(help::HELP.into()));
     }
     validate(args).map(|c| Parsed::Run(Box::new(c)))
+}
+
+/// `-v`, `-V` or `--version` was given: the version (before any value is checked, as clap's own
+/// version flag does), or, when a command of `command` words ends `argv`, the usage error that
+/// names the flag as written among the options.
+fn version(argv: &[OsString], command: usize) -> Result<Parsed, UsageError> {
+    if command == 0 {
+        return Ok(Parsed::Print(
+            concat!("dock ", env!("CARGO_PKG_VERSION"), "\n").into(),
+        ));
+    }
+    let options = &argv[1..argv.len().saturating_sub(command).max(1)];
+    let short_v = |w: &&OsString| {
+        let b = w.as_encoded_bytes();
+        b.len() > 1 && b[0] == b'-' && b[1] != b'-' && b.contains(&b'V')
+    };
+    let flag = if options.iter().any(|w| w == "--version") {
+        "--version"
+    } else if options.iter().any(|w| short_v(&w)) {
+        "-V"
+    } else {
+        "-v"
+    };
+    Err(UsageError::VersionWithCommand(flag))
 }
 
 /// Checks `--ca-file` whatever URL uses it: readable, and (with TLS built in) PEM certificates.
@@ -228,6 +282,20 @@ fn parsed<T>(
     value(src.name(flag), text, f).map(Some)
 }
 
+/// [`parsed`] for a repeatable flag whose every value is a list: the items of all, in order.
+fn parsed_all<T>(
+    src: &origin::Sources,
+    flag: &'static str,
+    raws: &[OsString],
+    f: fn(&str) -> Result<Vec<T>, String>,
+) -> Result<Vec<T>, UsageError> {
+    let mut items = Vec::new();
+    for raw in raws {
+        items.extend(parsed(src, flag, Some(raw), f)?.unwrap_or_default());
+    }
+    Ok(items)
+}
+
 /// Validates raw [`Args`] into a [`Config`].
 ///
 /// # Errors
@@ -252,6 +320,10 @@ struct Values {
     prefix: Option<crate::io::Prefix>,
     /// `DOCK_WEB_HOOK_SECRET` (environment only: a secret on the command line is readable by all).
     secret: Option<Vec<u8>>,
+    rewrite: Vec<(i32, i32)>,
+    remap_exit: Vec<(u8, u8)>,
+    pdeathsig: Option<i32>,
+    user: Option<UserSpec>,
     ready: Readiness,
 }
 
@@ -352,6 +424,20 @@ impl Values {
                 values::parse_prefix,
             )?,
             secret: checks::hook_secret()?,
+            rewrite: parsed_all(src, "--rewrite", &a.rewrite, process::parse_rewrites)?,
+            remap_exit: parsed_all(
+                src,
+                "--remap-exit",
+                &a.remap_exit,
+                process::parse_remap_exits,
+            )?,
+            pdeathsig: parsed(
+                src,
+                "--pdeathsig",
+                a.pdeathsig.as_ref(),
+                process::parse_pdeathsig,
+            )?,
+            user: parsed(src, "--user", a.user.as_ref(), process::parse_user)?,
             ready: Readiness::parse(a)?,
         })
     }
@@ -401,6 +487,10 @@ impl Values {
         let supervisor = SupervisorConfig {
             command: a.command,
             grace: self.grace,
+            user: self.user.map(|u| UserSpec {
+                origin: a.sources.name("--user"),
+                ..u
+            }),
         };
         let port = self.bind_port.map(|port| PortConfig {
             port,
@@ -410,9 +500,12 @@ impl Values {
         let secret = self.secret.map(crate::hook::sign::Secret::new);
         Config {
             debug: a.debug,
+            pdeathsig: self.pdeathsig,
+            remap_exit: ExitRemap::new(&self.remap_exit),
             signals: SignalsConfig {
                 process_group: a.process_group,
                 thug: a.thug,
+                rewrite: Rewrites::new(&self.rewrite),
                 winch_resizes_pty: false,
             },
             io: IoConfig {

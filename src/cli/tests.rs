@@ -310,3 +310,24 @@ fn urls_in_errors_and_warnings_keep_their_secrets() {
         .warnings
         .is_empty());
 }
+
+#[test]
+fn a_reason_quoting_the_value_stays_one_line() {
+    // Found by fuzzing (process_args): the spec parsers quote the value in their reason.
+    for (flag, value) in [
+        ("--rewrite", "T\n"),
+        ("-p", "TE\rRM"),
+        ("--remap-exit", "1\n"),
+        ("-u", "a\n:b"),
+    ] {
+        let e = run(&[flag, value, "true"]).unwrap_err().to_string();
+        assert!(!e.contains(['\n', '\r']), "{flag}: {e:?}");
+    }
+}
+
+#[test]
+fn the_forgotten_value_hint_stays_one_line() {
+    // Found by fuzzing (process_args): the hint quoted the unknown argument as it was.
+    let e = run(&["--io", "sh", "-\n", "true"]).unwrap_err().to_string();
+    assert!(!e.contains('\n'), "{e:?}");
+}

@@ -16,7 +16,9 @@
 mod options;
 
 use crate::cli::values;
-pub use options::{json_line, notify_msg, rotate_clock, signal_spec, size_spec, user_spec};
+pub use options::{
+    json_line, notify_msg, process_args, rotate_clock, signal_spec, size_spec, user_spec,
+};
 
 /// A fuzz target body: arbitrary bytes in, no panic.
 pub type Target = fn(&[u8]);
@@ -36,6 +38,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("rotate_clock", rotate_clock),
     ("notify_msg", notify_msg),
     ("http_chunked", http_chunked),
+    ("process_args", process_args),
 ];
 
 /// Every `--flag VALUE` parser of `cli::values` on the input as text (non-UTF-8 input is skipped:

@@ -23,9 +23,61 @@ pub fn signal_spec(data: &[u8]) {
     if let Ok(list) = spec::parse_rewrite_list(s) {
         assert_eq!(list.len(), s.split(',').count(), "{s:?}");
     }
+    if let Ok(list) = spec::parse_rewrite_list(s) {
+        // The table sends each FROM as its last rule says, everything else as itself.
+        let table = spec::Rewrites::new(&list);
+        for sig in 0..=65 {
+            let want = list.iter().rev().find(|r| r.0 == sig).map_or(sig, |r| r.1);
+            assert_eq!(table.get(sig), want, "{s:?} {sig}");
+        }
+    }
     let _ = spec::parse_remap_exit(s);
     if let Ok(list) = spec::parse_remap_exit_list(s) {
         assert_eq!(list.len(), s.split(',').count(), "{s:?}");
+        let table = spec::ExitRemap::new(&list);
+        for code in 0..=255 {
+            let want = list
+                .iter()
+                .rev()
+                .find(|r| i32::from(r.0) == code)
+                .map_or(code, |r| i32::from(r.1));
+            assert_eq!(table.get(code), want, "{s:?} {code}");
+        }
+    }
+}
+
+/// The values of `--rewrite`, `--remap-exit`, `--pdeathsig`, `--user` as dock takes them, and the
+/// forgotten-value scan of the command line. Input: words separated by NUL, the argv after the
+/// program name. Never panics; no rewrite of a signal dock never forwards, no pdeathsig dock cannot
+/// act on; a usage line is one line.
+pub fn process_args(data: &[u8]) {
+    use crate::cli::values::process as p;
+
+    let words: Vec<&[u8]> = data.split(|&b| b == 0).collect();
+    for w in words.iter().filter_map(|w| std::str::from_utf8(w).ok()) {
+        if let Ok(rules) = p::parse_rewrites(w) {
+            assert!(rules
+                .iter()
+                .all(|r| ![libc::SIGKILL, libc::SIGSTOP, libc::SIGCHLD].contains(&r.0)));
+        }
+        if let Ok(sig) = p::parse_pdeathsig(w) {
+            assert!((1..=64).contains(&sig) && sig != libc::SIGSTOP && sig != libc::SIGCHLD);
+        }
+        if let Ok(u) = p::parse_user(w) {
+            assert_eq!(u.text, w);
+        }
+        let _ = p::parse_remap_exits(w);
+    }
+    let argv: Vec<std::ffi::OsString> = std::iter::once(&b"dock"[..])
+        .chain(words.iter().copied())
+        .map(|w| {
+            use std::os::unix::ffi::OsStrExt;
+            std::ffi::OsStr::from_bytes(w).to_os_string()
+        })
+        .collect();
+    let unknown = words.last().and_then(|w| std::str::from_utf8(w).ok());
+    if let Some(e) = crate::cli::first_bad_value(&argv, unknown) {
+        assert!(!e.to_string().contains('\n'), "{e}");
     }
 }
 

@@ -18,9 +18,11 @@
 //!   peer answers to the next output; or a failed write) closes the master (logged with `-d`).
 //!
 //! Kernel behaviour relied on (drivers/tty/pty.c, n_tty.c): reading the master gives `EIO` once every
-//! slave fd is closed (the child and its descendants are gone): that is the end of the output, after
-//! the buffered bytes. Closing the master hangs the slave up: SIGHUP (and SIGCONT) to the session's
-//! foreground group and leader, as a modem hangup; that is what a closed connection becomes.
+//! slave fd is closed: that is the end of the output, after the buffered bytes. It is not the end of
+//! the child: a process may close its terminal and go on (coreutils close stdin, stdout and stderr
+//! just before `exit`), so dock then stops watching the master but keeps it open. Closing the master
+//! hangs the slave up: SIGHUP (and SIGCONT) to the session's foreground group and leader, as a modem
+//! hangup; that is what a closed connection becomes, and only that.
 //!
 //! Registers: the master and the peer socket, both readable + writable, under the relay's key.
 
@@ -105,6 +107,11 @@ pub struct PtyRelay {
     peer_backlog: bool,
     /// The peer closed the connection (or it failed): the session was hung up.
     hung_up: bool,
+    /// The master read EIO: every slave fd is closed, the child's output is complete. The master
+    /// stays open (but unwatched) until the session really hangs up or dock exits: closing it now
+    /// would hang the terminal up and SIGHUP a child that closed its stdio and is about to exit
+    /// (coreutils close stdin, stdout and stderr before `exit`), turning its 0 into 129.
+    output_ended: bool,
     /// The peer will send nothing more (it half-closed): no more reads from it.
     input_ended: bool,
     /// The end-of-file characters are queued for the child (after the last input).
@@ -127,6 +134,7 @@ impl PtyRelay {
             prefixer: prefix.map(Prefixer::new),
             peer_backlog: false,
             hung_up: false,
+            output_ended: false,
             input_ended: false,
             eof_sent: false,
             at_line_start: true,
@@ -187,7 +195,7 @@ impl PtyRelay {
     /// The child's output has ended (EIO on the master) and all of it reached the peer, or the peer
     /// is gone.
     pub fn drained(&self) -> bool {
-        self.hung_up || (self.master.is_none() && self.to_peer.is_empty() && !self.peer_backlog)
+        self.hung_up || (self.output_ended && self.to_peer.is_empty() && !self.peer_backlog)
     }
 
     /// SIGWINCH: copies dock's terminal size (stdin) to the pty; the kernel signals the child's
@@ -251,6 +259,10 @@ impl PtyRelay {
             self.queue_eof();
             progress = true;
         }
+        if self.output_ended {
+            // No slave fd is open: nobody will read it.
+            self.to_child.clear();
+        }
         if let (Some(m), false) = (&mut self.master, self.to_child.is_empty()) {
             match m.write(self.to_child.rest()) {
                 Ok(n) => {
@@ -270,7 +282,8 @@ impl PtyRelay {
 
     /// master → `to_peer` (prefixed if asked), when `to_peer` is empty.
     fn read_from_child(&mut self, cx: Option<&mut Ctx<'_>>, scratch: &mut [u8]) -> bool {
-        let (Some(m), true) = (&mut self.master, self.to_peer.is_empty()) else {
+        let (Some(m), true, false) = (&mut self.master, self.to_peer.is_empty(), self.output_ended)
+        else {
             return false;
         };
         match m.read(scratch) {
@@ -285,7 +298,7 @@ impl PtyRelay {
             Err(e) if would_block(&e) => false,
             // EIO (or 0): every slave fd is closed; the child's output is complete.
             _ => {
-                self.close_master(cx);
+                self.end_output(cx);
                 true
             }
         }
@@ -365,6 +378,17 @@ impl PtyRelay {
         }
     }
 
+    /// The child's output is complete (EIO): stop watching the master, keep it open (see
+    /// `output_ended`); nobody reads input any more.
+    fn end_output(&mut self, cx: Option<&mut Ctx<'_>>) {
+        if let (Some(m), Some(t), Some(cx)) = (&self.master, self.master_token.take(), cx) {
+            cx.deregister_fd(m, t);
+        }
+        self.output_ended = true;
+        self.to_child.clear();
+    }
+
+    /// Closes the master: the kernel hangs the child's terminal up (SIGHUP to its session).
     fn close_master(&mut self, cx: Option<&mut Ctx<'_>>) {
         if let (Some(m), Some(t), Some(cx)) = (&self.master, self.master_token.take(), cx) {
             cx.deregister_fd(m, t);

@@ -144,7 +144,7 @@ impl Readiness {
             return;
         }
         if let Some(pid) = self.probe() {
-            let ms = crate::log::millis(self.started.elapsed());
+            let ms = crate::log::decimal(self.started.elapsed().as_micros() / 100, 1);
             let on = self.found.first().map(|s| s.addr).map(|a| match a {
                 std::net::IpAddr::V4(a) => a.to_string(),
                 std::net::IpAddr::V6(a) => format!("[{a}]"),

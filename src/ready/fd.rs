@@ -85,9 +85,12 @@ impl FdReady {
         match end {
             Some(why) => debug!("--ready-fd {}: {why}", self.n),
             None => {
-                let ms = crate::log::millis(
+                let ms = crate::log::decimal(
                     self.spawned
-                        .map_or_else(Default::default, |at| at.elapsed()),
+                        .map_or_else(Default::default, |at| at.elapsed())
+                        .as_micros()
+                        / 100,
+                    1,
                 );
                 debug!("--ready-fd {}: newline after {ms} ms", self.n);
                 cx.post(Notice::Condition(Condition::Fd));

@@ -149,9 +149,12 @@ impl HttpCheck {
 
     /// A 2xx: the condition holds.
     fn answered(&mut self, cx: &mut Ctx<'_>, code: u16) {
-        let ms = crate::log::millis(
+        let ms = crate::log::decimal(
             self.spawned
-                .map_or_else(Default::default, |at| at.elapsed()),
+                .map_or_else(Default::default, |at| at.elapsed())
+                .as_micros()
+                / 100,
+            1,
         );
         debug!(
             "--ready-http {}: HTTP {code} after {ms} ms (try {})",

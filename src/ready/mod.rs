@@ -184,7 +184,10 @@ impl Gate {
         self.over = true;
         cx.disarm(TIMEOUT);
         let after = at.elapsed();
-        debug!("ready after {} ms", crate::log::millis(after));
+        debug!(
+            "ready after {} ms",
+            crate::log::decimal(after.as_micros() / 100, 1)
+        );
         cx.post(Notice::Ready { after });
     }
 

@@ -177,9 +177,12 @@ impl Notify {
         }
         if n.ready && !self.ready {
             self.ready = true;
-            let ms = crate::log::millis(
+            let ms = crate::log::decimal(
                 self.spawned
-                    .map_or_else(Default::default, |at| at.elapsed()),
+                    .map_or_else(Default::default, |at| at.elapsed())
+                    .as_micros()
+                    / 100,
+                1,
             );
             debug!("--ready-notify: pid {pid}: READY=1 after {ms} ms");
             cx.post(Notice::Condition(Condition::Notify));

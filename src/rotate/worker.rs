@@ -273,13 +273,13 @@ impl Worker {
         let _ = sync_dir(&self.dir);
         let us = started.elapsed().as_micros().max(1);
         crate::debug!(
-            "--log-rotate: {} written: {} bytes → {} bytes in {} s ({} MB/s)",
+            "--log-rotate: {} written: {} bytes → {} bytes in {} ({} MB/s)",
             archive.display(),
             bytes_in,
             bytes_out,
-            crate::log::decimal((us + 500) / 1000, 3),
-            // Bytes per µs are MB/s; tenths of them, rounded.
-            crate::log::decimal((u128::from(bytes_in) * 10 + us / 2) / us, 1)
+            crate::log::seconds(started.elapsed()),
+            // bytes per µs is MB/s; in tenths.
+            crate::log::decimal(u128::from(bytes_in) * 10 / us, 1)
         );
         Ok(())
     }

@@ -2,14 +2,14 @@
 //! with `-g`), but SIGCHLD, which means "reap" ([`Notice::Reap`]; never forwarded, as tini and
 //! catatonit), and SIGWINCH when the child has a pty ([`Notice::WindowSize`]: resizing the pty signals
 //! the child's foreground group itself). `--thug` turns a stop signal the child ignores, or keeps
-//! blocked, into SIGKILL ([`thug`]). After the main child exited, signals are dropped: teardown
-//! already signals the rest.
+//! blocked, into SIGKILL ([`thug`]). `--rewrite` first turns a signal into the one the child gets
+//! (or drops it), so `--thug` judges what is actually sent ([`spec::Rewrites`]); teardown's own
+//! SIGTERM and SIGKILL are the supervisor's and never rewritten. After the main child exited,
+//! signals are dropped: teardown already signals the rest.
 //!
 //! Registers nothing: it watches the loop's signals. Deadline: the `--thug` re-check. Reads
 //! `Spawned`, `ChildExited`; posts `Reap`, `WindowSize`.
 
-// Not called yet: the option it serves is being added (its issue removes this allow).
-#[allow(dead_code)]
 pub mod spec;
 pub mod thug;
 
@@ -18,6 +18,7 @@ use std::time::Instant;
 use crate::event::{Ctx, Handler, Key};
 use crate::notice::{signal_name, Notice};
 use crate::{debug, warn};
+use spec::Rewrites;
 use thug::{Thug, STOP_SIGNALS, THUG_RECHECK};
 
 /// What forwarding needs from the command line (and from io: whether there is a pty).
@@ -27,6 +28,8 @@ pub struct SignalsConfig {
     pub process_group: bool,
     /// `--thug`.
     pub thug: bool,
+    /// `--rewrite`: what each forwarded signal is sent as.
+    pub rewrite: Rewrites,
     /// The child has a pty sized from dock's terminal: SIGWINCH resizes it instead of being
     /// forwarded.
     pub winch_resizes_pty: bool,
@@ -139,9 +142,14 @@ impl Handler for Forwarder {
             libc::SIGWINCH if self.cfg.winch_resizes_pty => cx.post(Notice::WindowSize),
             _ => {
                 debug!("received {}", signal_name(sig));
-                match self.pid {
-                    Some(pid) => self.forward(cx, pid, sig),
-                    None => debug!("signal {} ignored: teardown in progress", signal_name(sig)),
+                let Some(pid) = self.pid else {
+                    debug!("signal {} ignored: teardown in progress", signal_name(sig));
+                    return;
+                };
+                match self.cfg.rewrite.get(sig) {
+                    0 => debug!("--rewrite: {} dropped", signal_name(sig)),
+                    // The "forwarded" line names what was sent.
+                    to => self.forward(cx, pid, to),
                 }
             }
         }

@@ -8,60 +8,24 @@
 //! musl keeps 32–34 and reports 35. dock never goes through libc's `SIGRTMIN` (it sends with raw
 //! `kill(2)`/`pidfd_send_signal(2)` and reads a signalfd), and the numbers users see elsewhere are
 //! glibc's: `kill -l` on Debian prints `34) SIGRTMIN`, `35) SIGRTMIN+1` … `49) SIGRTMIN+15`,
-//! `50) SIGRTMAX-14` … `64) SIGRTMAX`, and [`signal_name`] prints the same. 32 and 33 have no name
+//! `50) SIGRTMAX-14` … `64) SIGRTMAX`, and [`crate::notice::signal_name`] prints the same. 32 and 33 have no name
 //! there and are `SIG32`, `SIG33`.
+//!
+//! The names themselves (the table, [`crate::notice::signal_name`]) live in [`crate::notice`], beside the
+//! [`crate::notice::ChildExit`] they name: every feature that reports a signal prints it so.
 //!
 //! Registers nothing.
 
-/// The first realtime signal as glibc numbers it (`__libc_current_sigrtmin()` on Linux): 34.
-pub const SIGRTMIN: i32 = 34;
-/// The last realtime signal, the kernel's `_NSIG` (64): the same under glibc and musl.
-pub const SIGRTMAX: i32 = 64;
-
-/// Every standard Linux signal name without `SIG`, with its x86_64 number (signal(7)). The first name
-/// of each number is the one [`signal_name`] prints; the aliases (IOT, CLD, POLL, UNUSED) follow.
-const NAMES: &[(&str, i32)] = &[
-    ("HUP", 1),
-    ("INT", 2),
-    ("QUIT", 3),
-    ("ILL", 4),
-    ("TRAP", 5),
-    ("ABRT", 6),
-    ("BUS", 7),
-    ("FPE", 8),
-    ("KILL", 9),
-    ("USR1", 10),
-    ("SEGV", 11),
-    ("USR2", 12),
-    ("PIPE", 13),
-    ("ALRM", 14),
-    ("TERM", 15),
-    ("STKFLT", 16),
-    ("CHLD", 17),
-    ("CONT", 18),
-    ("STOP", 19),
-    ("TSTP", 20),
-    ("TTIN", 21),
-    ("TTOU", 22),
-    ("URG", 23),
-    ("XCPU", 24),
-    ("XFSZ", 25),
-    ("VTALRM", 26),
-    ("PROF", 27),
-    ("WINCH", 28),
-    ("IO", 29),
-    ("PWR", 30),
-    ("SYS", 31),
-    ("IOT", 6),
-    ("CLD", 17),
-    ("POLL", 29),
-    ("UNUSED", 31),
-];
+// Only the tests and the fuzz bodies name it here; dock itself uses `crate::notice::signal_name`.
+#[cfg(any(test, feature = "fuzz"))]
+pub use crate::notice::signal_name;
+use crate::notice::SIGNAL_NAMES as NAMES;
+pub use crate::notice::{SIGRTMAX, SIGRTMIN};
 
 const SIGNAL_HINT: &str = "expected a signal name or number, like TERM, SIGTERM, 15 or RTMIN+3";
 
 /// Parses one signal: a name with or without `SIG` in any case (`TERM`, `SIGTERM`, `sigterm`, and
-/// the aliases IOT, CLD, POLL, UNUSED), a decimal 1–64 (also as `SIG<n>`, the form [`signal_name`]
+/// the aliases IOT, CLD, POLL, UNUSED), a decimal 1–64 (also as `SIG<n>`, the form [`crate::notice::signal_name`]
 /// gives 32 and 33), or a realtime one as `RTMIN`, `RTMIN+N`, `RTMAX`, `RTMAX-N` (34–64, see the
 /// module header), with or without `SIG`, in any case.
 ///
@@ -209,21 +173,104 @@ fn parse_list<T>(s: &str, item: fn(&str) -> Result<T, String>) -> Result<Vec<T>,
         .collect()
 }
 
-/// The name dock prints for signal `sig`: `SIGTERM` for the standard ones, `SIGRTMIN`,
-/// `SIGRTMIN+N` (35–49), `SIGRTMAX-N` (50–63) and `SIGRTMAX` as Debian's `kill -l` splits them,
-/// else `SIG<n>` (32, 33, and numbers that are no signal). [`parse_signal`] reads every name back
-/// to `sig` for 1–64.
-pub fn signal_name(sig: i32) -> String {
-    if let Some((name, _)) = NAMES.iter().find(|&&(_, n)| n == sig) {
-        return format!("SIG{name}");
+/// `--rewrite`: what dock sends for each signal it forwards (dumb-init's `--rewrite` table). Every
+/// signal is sent as itself unless a rule says otherwise; a rule's TO of 0 drops the signal. One
+/// lookup, no chains: with `TERM:QUIT` and `QUIT:KILL`, TERM is sent as QUIT and QUIT as KILL.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Rewrites([u8; 65]);
+
+impl Rewrites {
+    /// The table for `rules` (`(FROM, TO)`, FROM 1–64, TO 0–64, as [`parse_rewrite`] returns them;
+    /// others are ignored), in order: a later rule for the same FROM replaces an earlier one, as a
+    /// flag given twice.
+    pub fn new(rules: &[(i32, i32)]) -> Rewrites {
+        let mut table = Rewrites::default();
+        for &(from, to) in rules {
+            if let (Ok(f @ 1..=64), Ok(t @ 0..=64)) = (u8::try_from(from), u8::try_from(to)) {
+                table.0[usize::from(f)] = t;
+            }
+        }
+        table
     }
-    let mid = SIGRTMIN + (SIGRTMAX - SIGRTMIN) / 2;
-    match sig {
-        SIGRTMIN => "SIGRTMIN".into(),
-        SIGRTMAX => "SIGRTMAX".into(),
-        s if (SIGRTMIN..=mid).contains(&s) => format!("SIGRTMIN+{}", s - SIGRTMIN),
-        s if (mid + 1..SIGRTMAX).contains(&s) => format!("SIGRTMAX-{}", SIGRTMAX - s),
-        s => format!("SIG{s}"),
+
+    /// What `sig` is sent as: itself, another signal, or 0 (dropped).
+    pub fn get(&self, sig: i32) -> i32 {
+        usize::try_from(sig)
+            .ok()
+            .and_then(|i| self.0.get(i))
+            .map_or(sig, |&t| i32::from(t))
+    }
+
+    /// The rules that change something, `(FROM, TO)` by FROM.
+    pub fn rules(&self) -> impl Iterator<Item = (i32, i32)> + '_ {
+        (1..=64)
+            .filter(|&s| self.get(s) != s)
+            .map(|s| (s, self.get(s)))
+    }
+}
+
+impl Default for Rewrites {
+    /// Every signal sent as itself.
+    fn default() -> Rewrites {
+        let mut table = [0u8; 65];
+        for (t, n) in table.iter_mut().zip(0u8..) {
+            *t = n;
+        }
+        Rewrites(table)
+    }
+}
+
+impl std::fmt::Debug for Rewrites {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.rules()).finish()
+    }
+}
+
+/// `--remap-exit`: the status dock exits with for each status the main child gave it (tini's `-e`,
+/// with a target). Identity unless a rule says otherwise; a later rule for the same CODE wins.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct ExitRemap([u8; 256]);
+
+impl ExitRemap {
+    /// The table for `rules` (`(CODE, TO)`, as [`parse_remap_exit`] returns them), in order.
+    pub fn new(rules: &[(u8, u8)]) -> ExitRemap {
+        let mut table = ExitRemap::default();
+        for &(code, to) in rules {
+            table.0[usize::from(code)] = to;
+        }
+        table
+    }
+
+    /// What dock exits with where it would exit `code` (0–255; others are returned as they are).
+    pub fn get(&self, code: i32) -> i32 {
+        match u8::try_from(code) {
+            Ok(c) => i32::from(self.0[usize::from(c)]),
+            Err(_) => code,
+        }
+    }
+
+    /// The rules that change something, `(CODE, TO)` by CODE.
+    pub fn rules(&self) -> impl Iterator<Item = (i32, i32)> + '_ {
+        (0..=255)
+            .filter(|&c| self.get(c) != c)
+            .map(|c| (c, self.get(c)))
+    }
+}
+
+impl Default for ExitRemap {
+    /// Every status as it is.
+    fn default() -> ExitRemap {
+        let mut table = [0u8; 256];
+        for (t, n) in table.iter_mut().zip(0u8..=255) {
+            *t = n;
+        }
+        ExitRemap(table)
+    }
+}
+
+impl std::fmt::Debug for ExitRemap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.rules()).finish()
     }
 }
 

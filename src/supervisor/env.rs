@@ -1,6 +1,7 @@
 //! The child's environment: dock's own, without dock's configuration (every `DOCK_*` variable: a
 //! `DOCK_WEB_HOOK` may carry a password, and dock's settings are not the child's), plus what features
-//! set for it (`HOME` for `--user`, `NOTIFY_SOCKET` for readiness).
+//! set for it (`HOME` for `--user`, `NOTIFY_SOCKET` for readiness). A `LISTEN_PID` naming dock
+//! itself is for the child: [`listen_pid_index`] finds it, the spawn puts the child's own pid there.
 //!
 //! Registers nothing.
 
@@ -30,9 +31,7 @@ impl ChildEnv {
         )
     }
 
-    /// Sets `key` to `value`, replacing an inherited value.
-    // For features that give the child a variable (`HOME` with `--user`, `NOTIFY_SOCKET`).
-    #[allow(dead_code)]
+    /// Sets `key` to `value`, replacing an inherited value (`HOME` with `--user`, `NOTIFY_SOCKET`).
     pub fn set(&mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) {
         let (key, value) = (key.as_ref(), value.as_ref());
         match self.0.iter_mut().find(|(k, _)| k == key) {
@@ -64,6 +63,15 @@ impl ChildEnv {
             })
             .collect()
     }
+}
+
+/// The index in `env` (`KEY=VALUE` strings) of `LISTEN_PID=<pid>`, when it names `pid` (dock): the
+/// socket activation protocol (sd_listen_fds(3)) was aimed at dock, and the child, which inherits
+/// `LISTEN_FDS`, must see its own pid there or ignore the fds (catatonit#13). `None` otherwise:
+/// another pid is left alone.
+pub fn listen_pid_index(env: &[CString], pid: u32) -> Option<usize> {
+    let want = format!("LISTEN_PID={pid}");
+    env.iter().position(|e| e.as_bytes() == want.as_bytes())
 }
 
 #[cfg(test)]
@@ -100,5 +108,18 @@ mod tests {
             ]
         );
         assert_eq!(env.get("HOME"), Some(OsStr::new("/home/app")));
+    }
+
+    #[test]
+    fn only_a_listen_pid_naming_dock_is_the_childs() {
+        let env = ChildEnv::from_vars(vars(&[
+            ("LISTEN_FDS", "1"),
+            ("LISTEN_PID", "42"),
+            ("X", "LISTEN_PID=42"),
+        ]))
+        .to_cstrings();
+        assert_eq!(listen_pid_index(&env, 42), Some(1));
+        assert_eq!(listen_pid_index(&env, 4), None);
+        assert_eq!(listen_pid_index(&env, 420), None);
     }
 }

@@ -13,8 +13,6 @@ pub mod env;
 pub mod storm;
 pub mod teardown;
 pub mod tree;
-// Not called yet: the option it serves is being added (its issue removes this allow).
-#[allow(dead_code)]
 pub mod user;
 
 use std::ffi::OsString;
@@ -29,7 +27,7 @@ use thiserror::Error;
 use crate::event::{Ctx, Event, Handler, Key, OrigMask};
 use crate::notice::{signal_name, ChildExit, Notice};
 use crate::sys::pidfd::PidFd;
-use crate::sys::spawn::{self, ChildSetup, ChildStdio};
+use crate::sys::spawn::{self, ChildCreds, ChildSetup, ChildStdio};
 use crate::{debug, warn};
 pub use env::ChildEnv;
 use storm::Storm;
@@ -47,6 +45,8 @@ pub struct SupervisorConfig {
     pub command: Vec<OsString>,
     /// `--grace-period`: between SIGTERM and SIGKILL during teardown (default 5 s).
     pub grace: Duration,
+    /// `--user`: who the child runs as (resolved by the caller into [`user::Credentials`]).
+    pub user: Option<user::UserSpec>,
 }
 
 impl SupervisorConfig {
@@ -73,6 +73,18 @@ pub enum SpawnError {
     /// command's fault.
     #[error("starting the child (clone)")]
     Clone(#[source] io::Error),
+    /// The child could not take `--user`'s ids and groups (EPERM: dock is not root, or lacks
+    /// CAP_SETUID/CAP_SETGID): a configuration error, exit 2.
+    #[error("--user: the child cannot switch to uid {uid} gid {gid}")]
+    User {
+        /// The uid.
+        uid: u32,
+        /// The gid.
+        gid: u32,
+        /// setgroups/setgid/setuid's error.
+        #[source]
+        source: io::Error,
+    },
 }
 
 impl SpawnError {
@@ -80,7 +92,7 @@ impl SpawnError {
     pub fn not_found(&self) -> Option<bool> {
         match self {
             SpawnError::Exec { source, .. } => Some(source.kind() == io::ErrorKind::NotFound),
-            SpawnError::Clone(_) => None,
+            SpawnError::Clone(_) | SpawnError::User { .. } => None,
         }
     }
 }
@@ -120,36 +132,56 @@ pub struct Supervisor {
 
 impl Supervisor {
     /// Spawns the command with `stdio` and the environment `env`, in its own process group (or
-    /// session, for a pty), with the original signal `mask` restored in the child.
+    /// session, for a pty), with the original signal `mask` restored in the child, as `creds`
+    /// (`--user`) when given. A `LISTEN_PID` in `env` equal to dock's own pid becomes the child's
+    /// (socket activation through dock, catatonit#13).
     ///
     /// # Errors
-    /// [`SpawnError`]: exec failed (127/126) or no child could be made.
+    /// [`SpawnError`]: exec failed (127/126), the user switch failed, or no child could be made.
     pub fn spawn(
         cfg: &SupervisorConfig,
         stdio: ChildStdio,
         mask: OrigMask,
         env: &ChildEnv,
+        creds: Option<&user::Credentials>,
     ) -> Result<Supervisor, SpawnError> {
         let (prog, args) = match cfg.command.split_first() {
             Some(split) => split,
             None => (&OsString::new(), &[][..]),
         };
+        let env_strings = env.to_cstrings();
+        let own_pid_var = env::listen_pid_index(&env_strings, std::process::id());
+        if own_pid_var.is_some() {
+            debug!("LISTEN_PID is dock's pid: the child gets its own");
+        }
         let setup = ChildSetup {
             mask,
             session: stdio.session,
+            creds: creds.map(|c| ChildCreds {
+                uid: c.uid,
+                gid: c.gid,
+                groups: &c.groups,
+            }),
+            own_pid_var,
         };
         let fds = [stdio.stdin, stdio.stdout, stdio.stderr];
-        let env = env.to_cstrings();
-        let child = spawn::spawn(prog, args, fds, stdio.extra, setup, &env).map_err(|source| {
-            if spawn::is_clone_failure(&source) {
-                SpawnError::Clone(source)
-            } else {
-                SpawnError::Exec {
-                    command: prog.clone(),
-                    source: exec_reason(prog, source),
+        let child =
+            spawn::spawn(prog, args, fds, stdio.extra, setup, &env_strings).map_err(|source| {
+                if spawn::is_clone_failure(&source) {
+                    SpawnError::Clone(source)
+                } else if let (true, Some(c)) = (spawn::is_creds_failure(&source), creds) {
+                    SpawnError::User {
+                        uid: c.uid,
+                        gid: c.gid,
+                        source,
+                    }
+                } else {
+                    SpawnError::Exec {
+                        command: prog.clone(),
+                        source: exec_reason(prog, source),
+                    }
                 }
-            }
-        })?;
+            })?;
         debug!("started pid {}: {}", child.pid, command_line(&cfg.command));
         Ok(Supervisor {
             pid: child.pid,

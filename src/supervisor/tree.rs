@@ -14,6 +14,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
 use crate::debug;
+use crate::notice::signal_name;
 use crate::warn;
 
 /// How many times one round of signals walks the tree again for processes the previous walks did
@@ -51,9 +52,11 @@ impl Tree {
         match self {
             Tree::Namespace => {
                 match kill(Pid::from_raw(-1), sig) {
-                    Ok(()) => debug!("sent {} to every process", sig.as_str()),
-                    Err(Errno::ESRCH) => debug!("no process left to send {}", sig.as_str()),
-                    Err(e) => warn!("kill(-1, {}): {e}", sig.as_str()),
+                    Ok(()) => debug!("sent {} to every process", signal_name(sig as i32)),
+                    Err(Errno::ESRCH) => {
+                        debug!("no process left to send {}", signal_name(sig as i32))
+                    }
+                    Err(e) => warn!("kill(-1, {}): {e}", signal_name(sig as i32)),
                 }
                 if let Some(cont) = wake {
                     let _ = kill(Pid::from_raw(-1), cont);
@@ -62,9 +65,9 @@ impl Tree {
             }
             Tree::Group(pgid) => {
                 match kill(Pid::from_raw(-pgid), sig) {
-                    Ok(()) => debug!("sent {} to process group {pgid}", sig.as_str()),
+                    Ok(()) => debug!("sent {} to process group {pgid}", signal_name(sig as i32)),
                     Err(Errno::ESRCH) => return false,
-                    Err(e) => warn!("kill(-{pgid}, {}): {e}", sig.as_str()),
+                    Err(e) => warn!("kill(-{pgid}, {}): {e}", signal_name(sig as i32)),
                 }
                 if let Some(cont) = wake {
                     let _ = kill(Pid::from_raw(-pgid), cont);
@@ -93,7 +96,7 @@ fn walk_and_signal(sig: Signal, wake: Option<Signal>) {
         for pid in &new {
             match kill(Pid::from_raw(*pid), sig) {
                 Ok(()) | Err(Errno::ESRCH) => {}
-                Err(e) => warn!("kill({pid}, {}): {e}", sig.as_str()),
+                Err(e) => warn!("kill({pid}, {}): {e}", signal_name(sig as i32)),
             }
             if let Some(cont) = wake {
                 let _ = kill(Pid::from_raw(*pid), cont);
@@ -101,7 +104,11 @@ fn walk_and_signal(sig: Signal, wake: Option<Signal>) {
         }
         sent.extend(new);
     }
-    debug!("sent {} to {} descendant(s)", sig.as_str(), sent.len());
+    debug!(
+        "sent {} to {} descendant(s)",
+        signal_name(sig as i32),
+        sent.len()
+    );
 }
 
 #[cfg(test)]

@@ -43,6 +43,20 @@ pub enum GroupRef {
     Id(u32),
 }
 
+/// `--user USER[:GROUP]` as given and as parsed ([`parse_user_spec`]); resolved against the files
+/// right before the spawn ([`resolve`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserSpec {
+    /// The value as the user wrote it, for messages.
+    pub text: String,
+    /// What the user set it with, for messages: `--user`, or `DOCK_USER` from the environment.
+    pub origin: String,
+    /// USER.
+    pub user: UserRef,
+    /// GROUP, when given.
+    pub group: Option<GroupRef>,
+}
+
 /// What the child runs as.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Credentials {
@@ -116,10 +130,8 @@ fn parse_ref(s: &str, what: &str) -> Result<Ref, String> {
         return Err(format!("'{s}': a {what} cannot contain ':'"));
     }
     if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(format!(
-            "'{}': blank or control character in {what}",
-            s.escape_debug()
-        ));
+        // The caller shows control characters escaped (dock's usage line is one line).
+        return Err(format!("'{s}': blank or control character in {what}"));
     }
     if !s.bytes().all(|b| b.is_ascii_digit()) {
         return Ok(Ref::Name(s.to_string()));
@@ -250,10 +262,12 @@ fn group_id(group: &GroupRef, group_file: &str) -> Result<u32, String> {
 
 /// `getgrouplist(user, gid)`: gid, then the gid of every entry listing `user`, first occurrence kept.
 fn group_list(user: &str, gid: u32, group_file: &str) -> Vec<u32> {
+    // Keyed as i32, bit for bit: the set type dock already uses for pids (one copy of the code).
+    let key = |g: u32| i32::from_ne_bytes(g.to_ne_bytes());
     let mut groups = vec![gid];
-    let mut seen = std::collections::HashSet::from([gid]);
+    let mut seen = std::collections::HashSet::from([key(gid)]);
     for g in group_file.lines().filter_map(parse_group_line) {
-        if g.members.contains(&user) && seen.insert(g.gid) {
+        if g.members.contains(&user) && seen.insert(key(g.gid)) {
             groups.push(g.gid);
         }
     }

@@ -38,20 +38,36 @@ unsafe extern "C" fn segments(
     // SAFETY: as above: `dlpi_phnum` headers start at `dlpi_phdr`.
     let phdrs = unsafe { std::slice::from_raw_parts(info.dlpi_phdr, info.dlpi_phnum as usize) };
     let page = 4096usize;
-    // The pages of this very function run again as soon as madvise returns: released, they would
-    // fault back, and fault-around would map the 64 kB around them too (mm/memory.c
-    // do_fault_around), pages the idle loop may never need. So they stay.
-    let here = segments as *const () as usize / page * page;
-    let keep = here..here + KEEP_PAGES * page;
+    // Pages that would fault right back, each pulling in the 64 kB around it (fault-around,
+    // mm/memory.c do_fault_around), for code the idle loop may never need: this very function's,
+    // which runs again as soon as madvise returns; libc's madvise and dl_iterate_phdr, which this
+    // returns into; libc's syscall(), through which the idle loop sleeps (rt_sigtimedwait). In a
+    // static binary libc's functions sit together, yet a 64 kB boundary may fall between them: kept,
+    // they fault nothing whatever the layout. (In a dynamic build they are not in these segments.)
+    let keep_from = |f: usize| f / page * page..f / page * page + KEEP_PAGES * page;
+    let keep = [
+        keep_from(segments as *const () as usize),
+        keep_from(libc::madvise as *const () as usize),
+        keep_from(libc::dl_iterate_phdr as *const () as usize),
+        keep_from(libc::syscall as *const () as usize),
+    ];
+    let kept = |p: usize| keep.iter().any(|k| k.contains(&p));
     for ph in phdrs {
         if ph.p_type != libc::PT_LOAD || ph.p_flags & libc::PF_W != 0 {
             continue;
         }
         let start = (info.dlpi_addr as usize + ph.p_vaddr as usize).next_multiple_of(page);
         let end = (info.dlpi_addr as usize + (ph.p_vaddr + ph.p_filesz) as usize) / page * page;
-        for (from, to) in [(start, end.min(keep.start)), (start.max(keep.end), end)] {
-            if to <= from {
+        // Runs of pages between the kept ones.
+        let mut from = start;
+        while from < end {
+            if kept(from) {
+                from += page;
                 continue;
+            }
+            let mut to = from;
+            while to < end && !kept(to) {
+                to += page;
             }
             // SAFETY: [from, to) is whole pages of a read-only, file-backed mapping of our own
             // executable: its contents are the file's, so MADV_DONTNEED only drops page-table
@@ -61,13 +77,14 @@ unsafe extern "C" fn segments(
             {
                 *released += to - from;
             }
+            from = to;
         }
     }
     1
 }
 
-/// Pages kept from the page of [`segments`] on: the callback is a few hundred bytes, so two pages
-/// cover it wherever it starts.
+/// Pages kept from the page of each function [`segments`] keeps on: each is a few hundred bytes at
+/// most, so two pages cover it wherever it starts.
 const KEEP_PAGES: usize = 2;
 
 #[cfg(test)]

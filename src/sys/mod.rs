@@ -8,6 +8,7 @@ pub mod fs;
 pub mod mem;
 pub mod out;
 pub mod pidfd;
+pub mod process;
 pub mod pty;
 pub mod spawn;
 pub mod thread;

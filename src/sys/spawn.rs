@@ -10,14 +10,17 @@
 //!
 //! Between clone and exec the child shares dock's memory, so it only makes raw syscalls on values
 //! prepared beforehand (async-signal-safe only, signal-safety(7)): no allocation, no lock. It writes
-//! only its errno slot and, to run a script without `#!` through `/bin/sh`, one slot of the shell's
-//! argv, both in [`Args`].
+//! only its errno slot, its own pid into a `LISTEN_PID=` buffer ([`ChildSetup::own_pid_var`]) and, to
+//! run a script without `#!` through `/bin/sh`, one slot of the shell's argv, all in [`Args`]. With
+//! [`ChildSetup::creds`] it switches to another user with the raw `setgroups`/`setgid`/`setuid`
+//! syscalls, which change this process only: libc's wrappers would broadcast the change to every
+//! thread of dock (the set*id signal, which dock blocks), whose memory the child shares.
 
 use std::ffi::{CString, OsStr, OsString};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
 use super::pidfd::PidFd;
 
@@ -41,14 +44,50 @@ pub fn is_clone_failure(e: &io::Error) -> bool {
     e.get_ref().is_some_and(|i| i.is::<CloneFailed>())
 }
 
+/// The error [`spawn`] returns when the child could not switch to [`ChildSetup::creds`] (EPERM
+/// when dock lacks CAP_SETUID/CAP_SETGID, EINVAL for an id the user namespace does not map), as
+/// opposed to a failed exec. Inside the `io::Error`; [`is_creds_failure`] tells.
+#[derive(Debug)]
+pub struct CredsFailed(pub io::Error);
+
+impl std::fmt::Display for CredsFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl std::error::Error for CredsFailed {}
+
+/// Whether `e` (from [`spawn`]) means the child could not take its user's ids and groups.
+pub fn is_creds_failure(e: &io::Error) -> bool {
+    e.get_ref().is_some_and(|i| i.is::<CredsFailed>())
+}
+
+/// The user the child becomes before its exec (`--user`), in su-exec's order: `setgroups(groups)`,
+/// `setgid(gid)`, `setuid(uid)` (real, effective and saved ids, as root's setuid(2) sets them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChildCreds<'a> {
+    /// The uid.
+    pub uid: u32,
+    /// The primary gid.
+    pub gid: u32,
+    /// The supplementary groups (at most NGROUPS_MAX, 65536).
+    pub groups: &'a [u32],
+}
+
 /// What the child needs between clone and exec.
 #[derive(Clone, Copy)]
-pub struct ChildSetup {
+pub struct ChildSetup<'a> {
     /// dock's signal mask as it was before dock blocked everything; the child gets it back.
     pub mask: libc::sigset_t,
     /// Start a new session and take the child's stdin (a pty slave) as controlling terminal
     /// (`setsid` + `TIOCSCTTY`); otherwise only a new process group (`setpgid(0, 0)`).
     pub session: bool,
+    /// Switch to this user before the exec; `None`: dock's own (root).
+    pub creds: Option<ChildCreds<'a>>,
+    /// Index in the environment of a `LISTEN_PID=` entry whose value the child replaces with its own
+    /// pid (sd_listen_fds(3) checks it against getpid(); only the child knows its pid before exec).
+    pub own_pid_var: Option<usize>,
 }
 
 /// What the child gets as fds 0, 1, 2 (`None`: dock's own), and whether it runs in a new session on
@@ -96,13 +135,21 @@ struct Args<'a> {
     stdio: [RawFd; 3],
     /// (fd, number) pairs installed after the stdio ones; every fd is above every number.
     extra: &'a [(RawFd, RawFd)],
-    setup: &'a ChildSetup,
+    setup: &'a ChildSetup<'a>,
+    /// `LISTEN_PID=` and room for the child's pid and a NUL ([`ChildSetup::own_pid_var`]): the
+    /// child writes the digits, `envp` points here.
+    pid_var: *mut u8,
     /// `/bin/sh`, a slot for the script's path, then `argv[1..]`: the shell's argv for a file the
     /// kernel cannot execute (ENOEXEC), filled in by the child.
     sh_argv: *mut *const libc::c_char,
     /// The errno of the step that failed, 0 while none has.
     err: AtomicI32,
+    /// Set with `err` when the step that failed was [`ChildSetup::creds`].
+    creds_failed: AtomicBool,
 }
+
+/// `LISTEN_PID=`, the variable [`ChildSetup::own_pid_var`] points at.
+const LISTEN_PID: &[u8] = b"LISTEN_PID=";
 
 /// Starts `program` (looked up in dock's `PATH` unless it contains a `/`, as execvp(3) does) with
 /// `args`, the environment `env` (`KEY=VALUE` strings), `stdio` as fds 0, 1, 2 (`None`: dock's
@@ -113,8 +160,9 @@ struct Args<'a> {
 /// # Errors
 /// The errno of the failed step, as `io::Error`: the exec's (ENOENT when not found in `PATH`, EACCES,
 /// ENOEXEC...), setsid/setpgid/TIOCSCTTY/dup2's, or clone's (EAGAIN, ENOMEM; EINVAL before Linux
-/// 5.2); `InvalidInput` for an argument that contains a NUL byte or an `extra` number below 3;
-/// `fcntl(F_DUPFD_CLOEXEC)`'s (EMFILE).
+/// 5.2, wrapped in [`CloneFailed`]), or the user switch's (EPERM, EINVAL, wrapped in
+/// [`CredsFailed`]); `InvalidInput` for an argument that contains a NUL byte or an `extra` number
+/// below 3; `fcntl(F_DUPFD_CLOEXEC)`'s (EMFILE).
 pub fn spawn(
     program: &OsStr,
     args: &[OsString],
@@ -142,6 +190,14 @@ pub fn spawn(
     argv.push(std::ptr::null());
     let mut envp: Vec<*const libc::c_char> = env.iter().map(|e| e.as_ptr()).collect();
     envp.push(std::ptr::null());
+    // "LISTEN_PID=" + up to 10 digits (pid_t) + NUL.
+    let mut pid_buf = [0u8; 24];
+    pid_buf[..LISTEN_PID.len()].copy_from_slice(LISTEN_PID);
+    let pid_var = pid_buf.as_mut_ptr();
+    let own_pid_slot = setup.own_pid_var.filter(|&i| i < env.len());
+    if let Some(slot) = own_pid_slot.and_then(|i| envp.get_mut(i)) {
+        *slot = pid_var.cast_const().cast();
+    }
     let raw = |fd: &Option<OwnedFd>| fd.as_ref().map_or(-1, |f| f.as_raw_fd());
     let extra = above_targets(extra)?;
     let extra_raw: Vec<(RawFd, RawFd)> = extra.iter().map(|(f, n)| (f.as_raw_fd(), *n)).collect();
@@ -155,8 +211,10 @@ pub fn spawn(
         stdio: [raw(&stdio[0]), raw(&stdio[1]), raw(&stdio[2])],
         extra: &extra_raw,
         setup: &setup,
+        pid_var,
         sh_argv: sh_argv.as_mut_ptr(),
         err: AtomicI32::new(0),
+        creds_failed: AtomicBool::new(false),
     };
     // 16-byte words, uninitialised: the child touches only the top pages it uses.
     let words = (CHILD_STACK + argv.len() * std::mem::size_of::<usize>()) / 16 + 1;
@@ -166,8 +224,9 @@ pub fn spawn(
     let flags = libc::CLONE_VM | libc::CLONE_VFORK | libc::CLONE_PIDFD | libc::SIGCHLD;
     // SAFETY: `top` is the 16-byte-aligned end of `words` writable u128s that outlive the call: with
     // CLONE_VFORK, clone returns only after the child has exec'd or exited, so `stack`, `a` (passed as
-    // `arg`, read-only but for its atomic) and `pidfd` (where CLONE_PIDFD stores the fd, the `ptid`
-    // argument) are all alive while the child runs. `child` never returns into the caller's frames.
+    // `arg`, read-only but for its atomics and the buffers it points to), `pid_var` and `pidfd` (where
+    // CLONE_PIDFD stores the fd, the `ptid` argument) are all alive while the child runs. `child`
+    // never returns into the caller's frames.
     let pid = unsafe {
         libc::clone(
             child,
@@ -191,7 +250,11 @@ pub fn spawn(
             // The child has exited (127) before its exec: reap it here, it was never started.
             // SAFETY: waitpid on our own child's pid, with a NULL status pointer.
             unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
-            Err(io::Error::from_raw_os_error(err))
+            let e = io::Error::from_raw_os_error(err);
+            if a.creds_failed.load(Ordering::Acquire) {
+                return Err(io::Error::new(e.kind(), CredsFailed(e)));
+            }
+            Err(e)
         }
     }
 }
@@ -204,22 +267,7 @@ extern "C" fn child(arg: *mut libc::c_void) -> libc::c_int {
     // All of dock's signals stay blocked until the last step, so no handler runs in this child and a
     // tcsetpgrp from a background group does not stop it with SIGTTOU (tcsetpgrp(3)).
     unsafe {
-        for (target, &fd) in (0..).zip(a.stdio.iter()) {
-            if fd == target {
-                // Already in place (dock's own fd): only make sure exec keeps it.
-                if libc::fcntl(fd, libc::F_SETFD, 0) == -1 {
-                    fail(a);
-                }
-            } else if fd >= 0 && libc::dup2(fd, target) == -1 {
-                fail(a);
-            }
-        }
-        // After stdio, whose sources are copied by now; no source is at a number (`above_targets`).
-        for &(fd, target) in a.extra {
-            if libc::dup2(fd, target) == -1 {
-                fail(a);
-            }
-        }
+        install_fds(a);
         if a.setup.session {
             // The pty slave is now our stdin: make it the new session's controlling terminal.
             if libc::setsid() == -1 || libc::ioctl(0, libc::TIOCSCTTY, 0) == -1 {
@@ -237,6 +285,12 @@ extern "C" fn child(arg: *mut libc::c_void) -> libc::c_int {
                 let pgid: libc::pid_t = libc::getpid();
                 libc::ioctl(0, libc::TIOCSPGRP, &pgid);
             }
+        }
+        if let Some(creds) = &a.setup.creds {
+            become_user(a, creds);
+        }
+        if a.setup.own_pid_var.is_some() {
+            write_own_pid(a);
         }
         // Default dispositions: dock installs no handler of its own, but it may have inherited ignored
         // signals (a shell starts `&` jobs with SIGINT and SIGQUIT ignored, std ignores SIGPIPE), and
@@ -274,6 +328,30 @@ extern "C" fn child(arg: *mut libc::c_void) -> libc::c_int {
     fail(a)
 }
 
+/// In the child: the stdio fds as 0, 1, 2, then the extra ones at their numbers (after stdio, whose
+/// sources are copied by then; no extra source sits at a number: [`above_targets`]). dup2 leaves
+/// each copy without close-on-exec.
+fn install_fds(a: &Args) {
+    // SAFETY: fcntl and dup2 on integers: plain syscalls, async-signal-safe.
+    unsafe {
+        for (target, &fd) in (0..).zip(a.stdio.iter()) {
+            if fd == target {
+                // Already in place (dock's own fd): only make sure exec keeps it.
+                if libc::fcntl(fd, libc::F_SETFD, 0) == -1 {
+                    fail(a);
+                }
+            } else if fd >= 0 && libc::dup2(fd, target) == -1 {
+                fail(a);
+            }
+        }
+        for &(fd, target) in a.extra {
+            if libc::dup2(fd, target) == -1 {
+                fail(a);
+            }
+        }
+    }
+}
+
 /// Moves each extra fd above every extra number (`fcntl(F_DUPFD_CLOEXEC)`, fcntl(2)), so that in
 /// the child installing one never overwrites another's source, and none sits at 0–2, where the
 /// stdio ones go first.
@@ -297,6 +375,61 @@ fn above_targets(extra: Vec<(OwnedFd, RawFd)>) -> io::Result<Vec<(OwnedFd, RawFd
             Ok((unsafe { OwnedFd::from_raw_fd(high) }, n))
         })
         .collect()
+}
+
+/// In the child: `setgroups`, `setgid`, `setuid` as raw syscalls (module header), or [`fail`] marked
+/// as a credentials failure.
+fn become_user(a: &Args, creds: &ChildCreds) {
+    // SAFETY: plain syscalls on integers and on `creds.groups`, a live slice of gid_t (u32 on Linux)
+    // of `groups.len()` elements, which the kernel only reads.
+    let failed = unsafe {
+        libc::syscall(
+            libc::SYS_setgroups,
+            creds.groups.len(),
+            creds.groups.as_ptr(),
+        ) == -1
+            || libc::syscall(libc::SYS_setgid, creds.gid) == -1
+            || libc::syscall(libc::SYS_setuid, creds.uid) == -1
+    };
+    if failed {
+        a.creds_failed.store(true, Ordering::Release);
+        fail(a);
+    }
+}
+
+/// In the child: its own pid after `LISTEN_PID=` in [`Args::pid_var`], NUL-terminated.
+fn write_own_pid(a: &Args) {
+    // SAFETY: `pid_var` points to spawn's 24-byte buffer, alive and written by no one else while
+    // this child runs (the parent is suspended): the prefix (11 bytes), at most 10 digits and the
+    // NUL fit. getpid is a plain syscall (the raw one: no libc cache of the parent's pid).
+    unsafe {
+        let digits = a.pid_var.add(LISTEN_PID.len());
+        let n = pid_digits(
+            libc::syscall(libc::SYS_getpid),
+            &mut *digits.cast::<[u8; 10]>(),
+        );
+        *digits.add(n) = 0;
+    }
+}
+
+/// Writes `pid` in decimal into `out` (no allocation: the vfork child does it) and returns how many
+/// digits it wrote; a negative or absurd value writes `0`.
+fn pid_digits(pid: libc::c_long, out: &mut [u8; 10]) -> usize {
+    let mut n = u32::try_from(pid).unwrap_or(0);
+    let mut len = 0;
+    loop {
+        // n % 10 < 10: the cast keeps it whole.
+        #[allow(clippy::cast_possible_truncation)]
+        let digit = (n % 10) as u8;
+        out[len] = b'0' + digit;
+        len += 1;
+        n /= 10;
+        if n == 0 || len == out.len() {
+            break;
+        }
+    }
+    out[..len].reverse();
+    len
 }
 
 /// In the child: the first `PATH` entry (default `/usr/local/bin:/bin:/usr/bin`, musl's) where
@@ -371,137 +504,4 @@ pub fn restore_foreground(pgid: i32) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::io::Read;
-    use std::os::unix::ffi::OsStringExt;
-
-    fn setup() -> ChildSetup {
-        ChildSetup {
-            mask: current_mask().unwrap(),
-            session: false,
-        }
-    }
-
-    fn env() -> Vec<CString> {
-        std::env::vars_os()
-            .map(|(k, v)| {
-                let mut kv = k.into_vec();
-                kv.push(b'=');
-                kv.extend(v.into_vec());
-                CString::new(kv).unwrap()
-            })
-            .collect()
-    }
-
-    fn wait(pid: i32) -> i32 {
-        let mut st = 0;
-        // SAFETY: (test) waitpid on our own child.
-        assert_eq!(unsafe { libc::waitpid(pid, &mut st, 0) }, pid);
-        st
-    }
-
-    /// Spawns `sh ARGS...` with its stdout on a pipe; returns the child and everything it wrote.
-    fn sh_stdout(args: &[OsString]) -> (Spawned, String) {
-        let (mut r, w) = std::io::pipe().unwrap();
-        let s = spawn(
-            OsStr::new("sh"),
-            args,
-            [None, Some(w.into()), None],
-            Vec::new(),
-            setup(),
-            &env(),
-        )
-        .unwrap();
-        let mut out = String::new();
-        r.read_to_string(&mut out).unwrap();
-        (s, out)
-    }
-
-    #[test]
-    fn runs_a_program_from_path_with_its_args_and_stdout() {
-        let args = [
-            "-c".into(),
-            "printf '%s|' \"$0\" \"$1\"".into(),
-            "x y".into(),
-        ];
-        let (s, out) = sh_stdout(&args);
-        assert_eq!(out, "x y||");
-        assert_eq!(wait(s.pid), 0);
-    }
-
-    #[test]
-    fn extra_fds_land_at_their_numbers_even_where_a_stdio_source_sits() {
-        let (mut out_r, out_w) = std::io::pipe().unwrap();
-        let (mut extra_r, extra_w) = std::io::pipe().unwrap();
-        // The number asked for is the stdout pipe's own fd in dock: installing the extra fd there
-        // must not disturb the child's stdout, copied first.
-        let n = out_w.as_raw_fd();
-        let script = format!("echo extra >&{n}; echo out; [ -e /proc/self/fd/{n} ] && echo open");
-        let s = spawn(
-            OsStr::new("sh"),
-            &["-c".into(), script.into()],
-            [None, Some(out_w.into()), None],
-            vec![(extra_w.into(), n)],
-            setup(),
-            &env(),
-        )
-        .unwrap();
-        let (mut out, mut extra) = (String::new(), String::new());
-        out_r.read_to_string(&mut out).unwrap();
-        extra_r.read_to_string(&mut extra).unwrap();
-        assert_eq!((out.as_str(), extra.as_str()), ("out\nopen\n", "extra\n"));
-        assert_eq!(wait(s.pid), 0);
-        let (_, w) = std::io::pipe().unwrap();
-        let e = spawn(
-            OsStr::new("true"),
-            &[],
-            [None, None, None],
-            vec![(w.into(), 2)],
-            setup(),
-            &env(),
-        );
-        assert_eq!(e.unwrap_err().kind(), io::ErrorKind::InvalidInput);
-    }
-
-    #[test]
-    fn the_child_leads_its_own_process_group() {
-        let (s, out) = sh_stdout(&["-c".into(), "cut -d' ' -f5 /proc/$$/stat".into()]);
-        assert_eq!(out.trim(), s.pid.to_string());
-        wait(s.pid);
-    }
-
-    #[test]
-    fn exec_errors_come_back_and_leave_no_child() {
-        let e = spawn(
-            OsStr::new("no-such-program-dock"),
-            &[],
-            [None, None, None],
-            Vec::new(),
-            setup(),
-            &env(),
-        );
-        assert_eq!(e.unwrap_err().kind(), io::ErrorKind::NotFound);
-        let plain = std::env::temp_dir().join(format!("dock-spawn-{}", std::process::id()));
-        std::fs::write(&plain, "echo not executable\n").unwrap();
-        let e = spawn(
-            plain.as_os_str(),
-            &[],
-            [None, None, None],
-            Vec::new(),
-            setup(),
-            &env(),
-        );
-        std::fs::remove_file(&plain).unwrap();
-        assert_eq!(e.unwrap_err().raw_os_error(), Some(libc::EACCES));
-        let e = spawn(
-            OsStr::new("a\0b"),
-            &[],
-            [None, None, None],
-            Vec::new(),
-            setup(),
-            &env(),
-        );
-        assert_eq!(e.unwrap_err().kind(), io::ErrorKind::InvalidInput);
-    }
-}
+mod tests;

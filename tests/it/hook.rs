@@ -826,3 +826,34 @@ fn signed_hooks_carry_an_hmac_of_the_body() {
     assert_eq!(f.code, 0);
     assert!(rx.next().header("x-dock-signature-256").is_none());
 }
+
+/// `--remap-exit` changes what dock exits with, not what the hook reports: `crashed` carries the
+/// child's real status (issue 18). Realtime signals are named as `kill -l` names them.
+#[test]
+fn crashed_keeps_the_childs_real_status_under_remap_exit() {
+    for (sig, name) in [(libc::SIGTERM, "SIGTERM"), (40, "SIGRTMIN+6")] {
+        let rx = receiver(vec![Reply::Status(200)], None);
+        let url = rx.url("/");
+        let remap = format!("{}:0", 128 + sig);
+        let d = Running::start(
+            Mode::Subreaper,
+            &[
+                "--web-hook",
+                &url,
+                "-e",
+                &remap,
+                "sh",
+                "-c",
+                "exec sleep 1000",
+            ],
+        );
+        assert_eq!(rx.next().status(), "starting");
+        assert_eq!(rx.next().status(), "running");
+        d.signal(sig);
+        let crashed = rx.next();
+        let f = d.finish();
+        assert_eq!(f.code, 0, "{name}: {}", f.stderr);
+        assert_eq!(crashed.body["ps"]["exit_code"], 128 + sig, "{name}");
+        assert_eq!(crashed.body["ps"]["signal"], name);
+    }
+}

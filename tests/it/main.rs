@@ -12,6 +12,7 @@ mod io;
 #[cfg(feature = "tls")]
 mod pki;
 mod ports;
+mod process;
 mod ready;
 mod rotate;
 mod runc;

@@ -94,6 +94,16 @@ fn ports_and_grace() {
     assert_eq!(parse_grace("5").unwrap(), Duration::from_secs(5));
     assert_eq!(parse_grace("5.").unwrap(), Duration::from_secs(5));
     assert_eq!(parse_grace(".5").unwrap(), Duration::from_millis(500));
+    // Exact decimals, cut after nanoseconds; leading zeros are harmless.
+    assert_eq!(parse_grace("0.1").unwrap(), Duration::from_millis(100));
+    assert_eq!(parse_grace("1.000000001").unwrap(), Duration::new(1, 1));
+    assert_eq!(
+        parse_grace("0.1234567899").unwrap(),
+        Duration::new(0, 123_456_789)
+    );
+    assert_eq!(parse_grace("007.50").unwrap(), Duration::from_millis(7500));
+    assert!(parse_grace("99999999999999999999").is_err());
+    assert!(parse_grace("3153600001").is_err());
     for bad in [
         " 5", "5 ", "+5", "-0", "1e3", "1e-400", ".", "", "5..0", "0x5",
     ] {

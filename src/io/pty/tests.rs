@@ -64,6 +64,8 @@ fn peer_closing_hangs_the_session_up() {
     let setup = crate::sys::spawn::ChildSetup {
         mask: crate::sys::spawn::current_mask().unwrap(),
         session: true,
+        creds: None,
+        own_pid_var: None,
     };
     let sleep = std::ffi::OsStr::new("sleep");
     let fds = [Some(slave), None, None];
@@ -87,6 +89,8 @@ fn spawn_on(slave: OwnedFd, argv: &[&str]) -> i32 {
     let setup = crate::sys::spawn::ChildSetup {
         mask: crate::sys::spawn::current_mask().unwrap(),
         session: true,
+        creds: None,
+        own_pid_var: None,
     };
     let fds = [
         Some(slave.try_clone().unwrap()),
@@ -205,4 +209,27 @@ fn a_half_close_behind_pending_input_loses_none_of_it() {
     let mut got = Vec::new();
     theirs.read_to_end(&mut got).unwrap();
     assert_eq!(String::from_utf8_lossy(&got).trim(), "204800");
+}
+
+/// A child that closes its terminal before it exits (coreutils do, in their `close_stdout`) must not
+/// be hung up by dock's reading EIO: its exit status is its own, not 129 (SIGHUP).
+#[test]
+fn a_child_that_closes_its_terminal_first_keeps_its_exit_status() {
+    let (master, slave) = open().unwrap();
+    let (ours, _theirs) = UnixStream::pair().unwrap();
+    ours.set_nonblocking(true).unwrap();
+    let relay = PtyRelay::new(master, Peer::Unix(ours), None);
+    let mut lp = Loop::new().unwrap();
+    let (relay, _) = lp.add_shared(Alone(relay, vec![0u8; 4096]));
+    lp.start();
+    // The pause after the close is the scenario: the window in which a hang-up would kill it.
+    let pid = spawn_on(
+        slave,
+        &["sh", "-c", "exec 0<&- 1>&- 2>&-; sleep 0.3; exit 3"],
+    );
+    assert!(lp.turn_until(LONG, || relay.borrow().0.drained()));
+    assert_eq!(
+        wait(pid),
+        nix::sys::wait::WaitStatus::Exited(nix::unistd::Pid::from_raw(pid), 3)
+    );
 }

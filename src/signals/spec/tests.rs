@@ -247,3 +247,34 @@ fn exit_remaps() {
         assert!(parse_remap_exit_list(s).is_err(), "{s:?}");
     }
 }
+
+#[test]
+fn rewrite_tables() {
+    let t = Rewrites::default();
+    assert!((0..=64).all(|s| t.get(s) == s));
+    assert_eq!(t.rules().count(), 0);
+    // The last rule for a signal wins; no chains; out-of-range rules are ignored.
+    let t = Rewrites::new(&[(15, 3), (15, 10), (3, 9), (2, 0), (65, 1), (1, -1)]);
+    assert_eq!(t.get(15), 10);
+    assert_eq!(t.get(3), 9);
+    assert_eq!(t.get(2), 0);
+    assert_eq!(t.get(1), 1);
+    assert_eq!(t.get(65), 65);
+    assert_eq!(t.get(-1), -1);
+    assert_eq!(t.rules().collect::<Vec<_>>(), [(2, 0), (3, 9), (15, 10)]);
+    assert_eq!(format!("{t:?}"), "{2: 0, 3: 9, 15: 10}");
+}
+
+#[test]
+fn exit_remap_tables() {
+    let t = ExitRemap::default();
+    assert!((0..=255).all(|c| t.get(c) == c));
+    let t = ExitRemap::new(&[(143, 0), (1, 2), (1, 3), (0, 255)]);
+    assert_eq!(t.get(143), 0);
+    assert_eq!(t.get(1), 3);
+    assert_eq!(t.get(0), 255);
+    assert_eq!(t.get(2), 2);
+    assert_eq!(t.get(-1), -1);
+    assert_eq!(t.get(256), 256);
+    assert_eq!(format!("{t:?}"), "{0: 255, 1: 3, 143: 0}");
+}
