@@ -224,10 +224,11 @@ fn main() {
     for i in 0..RUNS {
         let part = dir.join(format!("out{i}.gz"));
         let mut input = File::open(&src).expect("open src");
+        let out = File::create(&part).expect("create archive");
         let t = Instant::now();
         let c = thread_cpu();
         let (bytes_in, bytes_out) =
-            dock::rotate::worker::compress(&mut input, &part, 0).expect("compress");
+            dock::rotate::worker::compress(&mut input, out, 0).expect("compress");
         let cpu = thread_cpu() - c;
         let secs = t.elapsed().as_secs_f64();
         rates.push(bytes_in as f64 / secs / MB as f64);

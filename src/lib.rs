@@ -13,6 +13,7 @@
 #![deny(unsafe_code)]
 
 pub mod app;
+pub(crate) mod bytes;
 pub(crate) mod cli;
 pub(crate) mod event;
 #[cfg(any(test, feature = "fuzz"))]

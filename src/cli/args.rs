@@ -110,6 +110,39 @@ pub struct Args {
     #[arg(short = 'd', long, env = "DOCK_DEBUG", action = ArgAction::SetTrue,
           value_parser = FalseyValueParser::new())]
     pub debug: bool,
+    // Logs (issues 15, 16): size rotation, stamps, JSON lines, file mode, shipping without a pty.
+    /// Rotate the --io file before it passes SIZE bytes (or 512k, 10M, 1G)
+    #[arg(
+        long,
+        env = "DOCK_LOG_MAX_SIZE",
+        value_name = "SIZE",
+        allow_hyphen_values = true
+    )]
+    pub log_max_size: Option<String>,
+    /// Start every output line with the UTC time it was read: 2026-12-02T15:04:05.123456Z
+    #[arg(long, env = "DOCK_TIMESTAMPS", action = ArgAction::SetTrue,
+          value_parser = FalseyValueParser::new())]
+    pub timestamps: bool,
+    /// raw (default), or json: one Docker json-file object per line
+    #[arg(
+        long,
+        env = "DOCK_LOG_FORMAT",
+        value_name = "FORMAT",
+        allow_hyphen_values = true
+    )]
+    pub log_format: Option<String>,
+    /// Mode (octal) of the --io file dock creates and of its archives [default: 0600]
+    #[arg(
+        long,
+        env = "DOCK_LOG_MODE",
+        value_name = "MODE",
+        allow_hyphen_values = true
+    )]
+    pub log_mode: Option<String>,
+    /// With a network --io: plain pipes, output shipped as bytes, reconnecting with a bounded buffer
+    #[arg(long, env = "DOCK_NO_PTY", action = ArgAction::SetTrue,
+          value_parser = FalseyValueParser::new())]
+    pub no_pty: bool,
     /// Print the version
     #[arg(short = 'v', visible_short_alias = 'V', long, action = ArgAction::Version)]
     pub version: Option<bool>,
@@ -120,7 +153,7 @@ pub struct Args {
 }
 
 /// The environment variables clap reads for [`Args`] (a unit test keeps the list whole).
-pub(super) const ENV_NAMES: [&str; 13] = [
+pub(super) const ENV_NAMES: [&str; 18] = [
     "DOCK_IO",
     "DOCK_WEB_HOOK",
     "DOCK_BIND_PORT",
@@ -134,6 +167,11 @@ pub(super) const ENV_NAMES: [&str; 13] = [
     "DOCK_CA_FILE",
     "DOCK_INSECURE",
     "DOCK_DEBUG",
+    "DOCK_LOG_MAX_SIZE",
+    "DOCK_TIMESTAMPS",
+    "DOCK_LOG_FORMAT",
+    "DOCK_LOG_MODE",
+    "DOCK_NO_PTY",
 ];
 
 /// The common case without clap: `dock -- COMMAND...` or `dock COMMAND...` (first word not an option)
@@ -164,6 +202,11 @@ pub(super) fn without_options(argv: &[OsString]) -> Option<Args> {
         ca_file: None,
         insecure: false,
         debug: false,
+        log_max_size: None,
+        timestamps: false,
+        log_format: None,
+        log_mode: None,
+        no_pty: false,
         version: None,
         command: command.to_vec(),
     })

@@ -41,6 +41,9 @@ pub(super) fn first_bad_value(argv: &[OsString], unknown: Option<&str>) -> Optio
             "--log-keep" => ("--log-keep", |v| values::parse_keep(v).map(drop)),
             "--grace-period" => ("--grace-period", |v| values::parse_grace(v).map(drop)),
             "--stdout-prefix" => ("--stdout-prefix", |v| values::parse_prefix(v).map(drop)),
+            "--log-max-size" => ("--log-max-size", |v| values::size::parse_size(v).map(drop)),
+            "--log-format" => ("--log-format", |v| values::parse_log_format(v).map(drop)),
+            "--log-mode" => ("--log-mode", |v| values::parse_log_mode(v).map(drop)),
             "--ca-file" => {
                 // Its value is a path: consume it, nothing to check without reading the file.
                 if inline.is_none() {

@@ -37,7 +37,7 @@ pub struct Config {
     pub signals: SignalsConfig,
     /// `--io`, `--stdout-prefix`, and the TLS options for `tls://`.
     pub io: IoConfig,
-    /// `--log-rotate`, `--log-keep` (only with a file `--io`).
+    /// `--log-rotate`, `--log-max-size`, `--log-keep` (only with a file `--io`).
     pub rotate: Option<RotateConfig>,
     /// `--bind-port`, `--strict-port-binding`.
     pub port: Option<PortConfig>,
@@ -191,6 +191,9 @@ struct Values {
     keep: usize,
     grace: std::time::Duration,
     prefix: Option<crate::io::Prefix>,
+    max_size: Option<u64>,
+    json: bool,
+    mode: Option<u32>,
 }
 
 impl Values {
@@ -217,7 +220,37 @@ impl Values {
             keep: value("--log-keep", &a.log_keep, values::parse_keep)?,
             grace: value("--grace-period", &a.grace_period, values::parse_grace)?,
             prefix: opt("--stdout-prefix", &a.stdout_prefix, values::parse_prefix)?,
+            max_size: opt("--log-max-size", &a.log_max_size, values::size::parse_size)?,
+            json: opt("--log-format", &a.log_format, values::parse_log_format)?.unwrap_or(false),
+            mode: opt("--log-mode", &a.log_mode, values::parse_log_mode)?,
         })
+    }
+
+    /// What the log options say about each other and about `--io`.
+    fn check_logs(&self, a: &Args) -> Result<(), UsageError> {
+        let conflict = |s: &str| Err(UsageError::Conflict(s.into()));
+        let file = matches!(self.target, Some(IoTarget::File(_)));
+        if self.max_size.is_some() && !file {
+            return conflict("--log-max-size needs a file --io (--io /path/to/log)");
+        }
+        if self.mode.is_some() && !file {
+            return conflict("--log-mode needs a file --io (--io /path/to/log)");
+        }
+        if self.json && self.prefix.is_some() {
+            return conflict(
+                "--log-format json and --stdout-prefix do not go together: each JSON line has its own stream and time",
+            );
+        }
+        if self.json && a.timestamps {
+            return conflict(
+                "--log-format json and --timestamps do not go together: each JSON line has its own time",
+            );
+        }
+        let network = matches!(self.target, Some(IoTarget::Net { .. } | IoTarget::Unix(_)));
+        if a.no_pty && !network {
+            return conflict("--no-pty needs a network --io (tcp://, tls:// or unix://)");
+        }
+        Ok(())
     }
 
     /// What the values say about each other, and `--ca-file`'s content.
@@ -227,6 +260,7 @@ impl Values {
                 "--log-rotate needs a file --io (--io /path/to/log)".into(),
             ));
         }
+        self.check_logs(a)?;
         if a.strict_port_binding && self.bind_port.is_none() {
             return Err(UsageError::Conflict(
                 "--strict-port-binding needs --bind-port".into(),
@@ -279,9 +313,17 @@ impl Values {
             io: IoConfig {
                 target: self.target,
                 prefix: self.prefix,
+                timestamps: a.timestamps,
+                json: self.json,
+                no_pty: a.no_pty,
+                mode: self.mode.unwrap_or(crate::rotate::DEFAULT_MODE),
                 tls: tls.clone(),
             },
-            rotate: self.period.map(|period| RotateConfig { period, keep }),
+            rotate: (self.period.is_some() || self.max_size.is_some()).then_some(RotateConfig {
+                period: self.period,
+                max_size: self.max_size,
+                keep,
+            }),
             ready: ReadyConfig {
                 port: port.is_some(),
             },

@@ -22,8 +22,10 @@
 
 use std::time::Duration;
 
+#[cfg(any(test, feature = "fuzz"))]
 /// Bytes [`rfc3339_micros`] writes: `YYYY-MM-DDThh:mm:ss.ffffffZ`.
 pub const MICROS_LEN: usize = 27;
+#[cfg(any(test, feature = "fuzz"))]
 /// Most bytes [`rfc3339_nanos`] writes: `YYYY-MM-DDThh:mm:ss.fffffffffZ` (at least 20).
 pub const NANOS_MAX_LEN: usize = 30;
 
@@ -101,6 +103,7 @@ fn nanos_tail(nanos: u32, out: &mut Vec<u8>) {
     out.push(b'Z');
 }
 
+#[cfg(any(test, feature = "fuzz"))]
 /// Appends `t` (since the Unix epoch) as RFC 3339 UTC with microseconds, exactly [`MICROS_LEN`]
 /// bytes: `2026-12-02T15:04:05.123456Z`, the `--timestamps` prefix (`docker logs -t`'s shape, cut to
 /// microseconds). Past year 9999 it stays at `9999-12-31T23:59:59.999999Z`.
@@ -110,6 +113,7 @@ pub fn rfc3339_micros(t: Duration, out: &mut Vec<u8>) {
     micros_tail(nanos, out);
 }
 
+#[cfg(any(test, feature = "fuzz"))]
 /// Appends `t` (since the Unix epoch) as Go's `time.RFC3339Nano` in UTC, what Docker's json-file
 /// `time` holds: 20 to [`NANOS_MAX_LEN`] bytes, trailing zeros of the fraction dropped
 /// (`2026-12-02T15:04:05.1234Z`, `2026-12-02T15:04:05Z`). Clamped as [`rfc3339_micros`].
