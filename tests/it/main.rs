@@ -13,8 +13,10 @@
 )]
 
 mod core;
+mod faults;
 mod hook;
 mod io;
+mod logs;
 #[cfg(feature = "tls")]
 mod pki;
 mod ports;
