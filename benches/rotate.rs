@@ -8,7 +8,8 @@
 //!    where the relay may `splice(2)`; with rotation every byte goes through `FileSink::write`.
 //!    The pipe is small next to the volume, so the child's write rate is the relay's rate.
 //!
-//! The child is this executable re-run with `DOCK_BENCH_GEN`; it reports bytes and seconds in a file.
+//! The child is this executable re-run with `ROTATE_BENCH_GEN` (not `DOCK_*`: dock keeps those
+//! from its child); it reports bytes and seconds in a file.
 //! Medians of [`RUNS`]; the goal is checked on the median of the runs' own ratios (each "rot" run
 //! right after its "base" run). `DOCK_BENCH_COMPRESS_ONLY=1` runs part 1 only. The current file is
 //! truncated every 256 MB to bound disk use (O_APPEND writes simply continue at the new end).
@@ -99,8 +100,8 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 /// Child mode: prefill, (wait for the rotation), stream; write "bytes seconds" to the stats file.
 fn generate(mode: &str) {
-    let log = PathBuf::from(std::env::var_os("DOCK_BENCH_LOG").expect("log path"));
-    let stats = PathBuf::from(std::env::var_os("DOCK_BENCH_STATS").expect("stats path"));
+    let log = PathBuf::from(std::env::var_os("ROTATE_BENCH_LOG").expect("log path"));
+    let stats = PathBuf::from(std::env::var_os("ROTATE_BENCH_STATS").expect("stats path"));
     let dir = log.parent().expect("dir").to_path_buf();
     let text = log_text(7);
     let mut out = std::io::stdout().lock();
@@ -181,9 +182,9 @@ fn relay_run(dock: &str, dir: &Path, mode: &str) -> (f64, String) {
     };
     let gen = if mode == "rot" { "rot" } else { "base" };
     c.arg(std::env::current_exe().expect("own path"))
-        .env("DOCK_BENCH_GEN", gen)
-        .env("DOCK_BENCH_LOG", &log)
-        .env("DOCK_BENCH_STATS", &stats)
+        .env("ROTATE_BENCH_GEN", gen)
+        .env("ROTATE_BENCH_LOG", &log)
+        .env("ROTATE_BENCH_STATS", &stats)
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
     let out = c.output().expect("running dock");
@@ -199,7 +200,7 @@ fn relay_run(dock: &str, dir: &Path, mode: &str) -> (f64, String) {
 }
 
 fn main() {
-    if let Some(mode) = std::env::var_os("DOCK_BENCH_GEN") {
+    if let Some(mode) = std::env::var_os("ROTATE_BENCH_GEN") {
         generate(&mode.to_string_lossy());
         return;
     }

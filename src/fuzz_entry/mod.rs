@@ -13,9 +13,11 @@
     clippy::cast_sign_loss
 )]
 
+mod logs;
 mod options;
 
 use crate::cli::values;
+pub use logs::{backlog, frame};
 pub use options::{json_line, notify_msg, rotate_clock, signal_spec, size_spec, user_spec};
 
 /// A fuzz target body: arbitrary bytes in, no panic.
@@ -35,6 +37,8 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("size_spec", size_spec),
     ("rotate_clock", rotate_clock),
     ("notify_msg", notify_msg),
+    ("frame", frame),
+    ("backlog", backlog),
 ];
 
 /// Every `--flag VALUE` parser of `cli::values` on the input as text (non-UTF-8 input is skipped:

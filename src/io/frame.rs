@@ -25,7 +25,7 @@ use std::time::Duration;
 
 pub use crate::bytes::find_newline;
 
-use super::stamp::{json_line, StampCache, Stream};
+use super::stamp::{ascii_plain_len, json_line, json_plain_line, json_tail, StampCache, Stream};
 
 /// Longest `log` of one JSON object, bytes: Docker's copier buffer (16 KiB).
 pub const JSON_PIECE: usize = 16 * 1024;
@@ -66,8 +66,10 @@ pub struct Framer {
     /// JSON: the current line so far (less than [`JSON_PIECE`] bytes), and its first byte's time.
     line: Vec<u8>,
     line_time: Duration,
-    /// JSON: `line_time` spelled as Docker's `time`, for `time_of`.
+    /// JSON: `line_time` spelled as Docker's `time`, for `time_of`, and the end of an object with
+    /// it (`","stream":…,"time":"…"}` and `\n`).
     time_text: Vec<u8>,
+    tail: Vec<u8>,
     time_of: Option<Duration>,
 }
 
@@ -88,6 +90,7 @@ impl Framer {
             line: Vec::new(),
             line_time: Duration::ZERO,
             time_text: Vec::new(),
+            tail: Vec::new(),
             time_of: None,
         }
     }
@@ -202,6 +205,17 @@ impl Framer {
             }
             let rest = &input[pos..];
             let window = &rest[..rest.len().min(JSON_PIECE - self.line.len())];
+            if self.line.is_empty() {
+                // The common case, in one scan: plain ASCII up to the line's `\n`.
+                let plain = ascii_plain_len(window);
+                if window.get(plain) == Some(&b'\n') {
+                    self.time_for(stream);
+                    json_plain_line(&window[..plain], &self.tail, out);
+                    self.at_line_start = true;
+                    pos += plain + 1;
+                    continue;
+                }
+            }
             match find_newline(window) {
                 Some(i) if self.line.is_empty() => {
                     // The common case: a whole line in the chunk, escaped from where it lies.
@@ -229,12 +243,19 @@ impl Framer {
 
     /// One object for `log`, at the current line's time.
     fn emit(&mut self, log: &[u8], stream: Stream, out: &mut Vec<u8>) {
+        self.time_for(stream);
+        json_line(log, stream, &self.time_text, out);
+    }
+
+    /// `time_text` and `tail` for the current line's time (kept while it does not change: every
+    /// line of a read shares it).
+    fn time_for(&mut self, stream: Stream) {
         if self.time_of != Some(self.line_time) {
             self.time_text.clear();
             self.cache.nanos(self.line_time, &mut self.time_text);
+            json_tail(stream, &self.time_text, &mut self.tail);
             self.time_of = Some(self.line_time);
         }
-        json_line(log, stream, &self.time_text, out);
     }
 }
 

@@ -168,7 +168,9 @@ impl PtyRelay {
     /// (nothing to deregister, no one to tell).
     pub fn run(&mut self, mut cx: Option<&mut Ctx<'_>>, scratch: &mut [u8]) -> bool {
         let mut progress = true;
-        let mut budget = READ_BUDGET;
+        // A pty gives at most a few KiB per read: a quarter of a pipe's budget keeps a slice as
+        // short (each read is followed by a write to the peer).
+        let mut budget = READ_BUDGET / 4;
         while progress && !self.hung_up {
             if budget == 0 {
                 return true;
