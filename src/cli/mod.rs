@@ -206,6 +206,18 @@ impl Values {
         ) -> Result<Option<T>, UsageError> {
             raw.as_deref().map(|s| value(flag, s, f)).transpose()
         }
+        if let Some(p) = a
+            .stdout_prefix
+            .as_deref()
+            .filter(|p| p.len() > values::MAX_PREFIX)
+        {
+            // Not echoed: the value is too long for one line.
+            return Err(UsageError::Conflict(format!(
+                "--stdout-prefix is {} bytes long: a prefix is at most {} bytes",
+                p.len(),
+                values::MAX_PREFIX
+            )));
+        }
         let target = match a.io.as_deref().map(|os| (os, os.to_str())) {
             None => None,
             Some((_, Some(s))) => Some(value("--io", s, values::parse_io)?),
