@@ -38,6 +38,18 @@ pub type TlsParams = (
     rustls::pki_types::ServerName<'static>,
 );
 
+/// What a connection in progress waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wait {
+    /// Connected (and the TLS handshake done): ready for data.
+    Ready,
+    /// The TCP connect, or TLS records to send.
+    Writable,
+    /// The server's next handshake message.
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
+    Readable,
+}
+
 /// Bytes read per call when discarding what the peer sends.
 const DISCARD: usize = 4096;
 
@@ -89,32 +101,46 @@ impl Link {
         }
     }
 
-    /// After an event while connecting: `Ok(true)` once the stream is ready for data (TCP
-    /// connected, TLS handshake done), `Ok(false)` to wait for the next event.
+    /// Drives the connect (and TLS handshake) as far as the socket allows: what it waits for next.
     ///
     /// # Errors
     /// The connect failed (refused, unreachable), the handshake failed (certificate refused,
     /// alert: `InvalidData`), or the peer closed the connection.
-    pub fn establish(&mut self) -> io::Result<bool> {
+    pub fn establish(&mut self) -> io::Result<Wait> {
         let tcp = match self {
-            Link::Unix(_) => return Ok(true),
+            Link::Unix(_) => return Ok(Wait::Ready),
             Link::Tcp(s) => s,
             #[cfg(feature = "tls")]
             Link::Tls(t) => &mut t.sock,
         };
+        // mio's TcpStream::connect docs: on the first writable event, take_error() then
+        // peer_addr(); ENOTCONN means "still connecting".
         if let Some(e) = tcp.take_error()? {
             return Err(e);
         }
         match tcp.peer_addr() {
             Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotConnected => return Ok(false),
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => return Ok(Wait::Writable),
             Err(e) => return Err(e),
         }
         #[cfg(feature = "tls")]
         if let Link::Tls(t) = self {
             return t.handshake();
         }
-        Ok(true)
+        Ok(Wait::Ready)
+    }
+
+    /// Reads what the peer sent (plaintext). `Ok(0)`: the peer closed the connection.
+    ///
+    /// # Errors
+    /// `WouldBlock` when nothing is there; a reset; a TLS error (`InvalidData`).
+    pub fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Link::Tcp(s) => s.read(buf),
+            Link::Unix(s) => s.read(buf),
+            #[cfg(feature = "tls")]
+            Link::Tls(t) => t.read(buf),
+        }
     }
 
     /// Sends (part of) `buf`.
@@ -158,13 +184,7 @@ impl Link {
     pub fn discard_input(&mut self) -> io::Result<bool> {
         let mut buf = [0u8; DISCARD];
         loop {
-            let r = match self {
-                Link::Tcp(s) => s.read(&mut buf),
-                Link::Unix(s) => s.read(&mut buf),
-                #[cfg(feature = "tls")]
-                Link::Tls(t) => t.read(&mut buf),
-            };
-            match r {
+            match self.read(&mut buf) {
                 Ok(0) => return Ok(true),
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
@@ -186,14 +206,14 @@ impl Link {
 
 #[cfg(feature = "tls")]
 impl TlsLink {
-    /// Drives the handshake as far as the socket allows: true once it is complete.
-    fn handshake(&mut self) -> io::Result<bool> {
+    /// Drives the handshake as far as the socket allows.
+    fn handshake(&mut self) -> io::Result<Wait> {
         loop {
             if !self.flush()? {
-                return Ok(false);
+                return Ok(Wait::Writable);
             }
             if !self.conn.is_handshaking() {
-                return Ok(true);
+                return Ok(Wait::Ready);
             }
             match self.conn.read_tls(&mut self.sock) {
                 Ok(0) => {
@@ -203,7 +223,7 @@ impl TlsLink {
                     ))
                 }
                 Ok(_) => self.process()?,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Wait::Readable),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }

@@ -174,8 +174,8 @@ impl Shipper {
                 }
             }
             (SOCK, State::Connecting(link, _)) => match link.establish() {
-                Ok(true) => self.up(cx),
-                Ok(false) => {}
+                Ok(super::link::Wait::Ready) => self.up(cx),
+                Ok(_) => {}
                 Err(e) => {
                     self.drop_link(cx);
                     self.next_addr(cx, Some(e));

@@ -16,6 +16,7 @@
 
 pub mod clock;
 pub mod dir;
+pub mod gzip;
 pub mod name;
 pub mod sink;
 #[cfg(test)]
@@ -225,6 +226,8 @@ pub struct Archiver {
     dir: Arc<LogDir>,
     keep: usize,
     mode: u32,
+    /// What an earlier run left rotated out, for the worker to archive first.
+    leftovers: Vec<Rotated>,
     tx: Sender<Job>,
     rx: Option<Receiver<Job>>,
     shared: Arc<Shared>,
@@ -235,10 +238,12 @@ pub struct Archiver {
 
 impl Archiver {
     /// Archiving for the log in `dir`, keeping the newest `keep` archives (≥ 1; 0 is taken as 1),
-    /// each with `mode`. Nothing runs until [`Handler::start`].
+    /// each with `mode`. Looks for what an earlier run left half-rotated now, before anything is
+    /// rotated (a listing of the directory); nothing else runs until [`Handler::start`].
     pub fn new(dir: Arc<LogDir>, keep: usize, mode: u32) -> Archiver {
         let (tx, rx) = mpsc::channel();
         Archiver {
+            leftovers: worker::leftovers(&dir),
             dir,
             keep: keep.max(1),
             mode,
@@ -258,8 +263,8 @@ impl Archiver {
         }
     }
 
-    /// Makes the archive pipe and starts the gzip thread (which first archives files an earlier run
-    /// left half-rotated). The thread sleeps in `recv` until a rotation: no wakeups while idle.
+    /// Makes the archive pipe and starts the gzip thread (which first archives the files an earlier
+    /// run left half-rotated). The thread sleeps in `recv` until a rotation: no wakeups while idle.
     ///
     /// # Errors
     /// Pipe creation or the thread failing to spawn.
@@ -268,12 +273,13 @@ impl Archiver {
         let Some(rx) = self.rx.take() else {
             return Ok(rd); // started before
         };
-        // One job for the recovery the thread begins with.
+        // One job for the leftovers the thread begins with.
         self.shared.outstanding.fetch_add(1, Ordering::AcqRel);
         let w = Worker::new(
             self.dir.clone(),
             self.keep,
             self.mode,
+            std::mem::take(&mut self.leftovers),
             self.shared.clone(),
             wr,
         );

@@ -10,10 +10,10 @@
 //! leftover rotated-out file is archived at the next start and a leftover `.part` deleted, so at worst a
 //! crash between the rename and the removal archives those lines twice; it never loses them.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, Read, Seek, SeekFrom};
 use std::os::fd::OwnedFd;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::PathBuf;
@@ -22,7 +22,7 @@ use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 use std::time::Instant;
 
-use flate2::{Compression, GzBuilder};
+use flate2::Compression;
 use nix::fcntl::OFlag;
 use nix::sys::stat::SFlag;
 
@@ -89,18 +89,19 @@ pub struct Worker {
     keep: usize,
     mode: u32,
     queue: VecDeque<Rotated>,
-    recovered: HashSet<OsString>,
     shared: Arc<Shared>,
     done: OwnedFd,
 }
 
 impl Worker {
-    /// Archives of the log in `dir`, keeping `keep`, each created with `mode`; `done` is the write
-    /// end of the notification pipe.
+    /// Archives of the log in `dir`, keeping `keep`, each created with `mode`, starting with the
+    /// `leftovers` of an earlier run ([`leftovers`]); `done` is the write end of the notification
+    /// pipe.
     pub fn new(
         dir: Arc<LogDir>,
         keep: usize,
         mode: u32,
+        leftovers: Vec<Rotated>,
         shared: Arc<Shared>,
         done: OwnedFd,
     ) -> Self {
@@ -108,31 +109,27 @@ impl Worker {
             dir,
             keep,
             mode,
-            queue: VecDeque::new(),
-            recovered: HashSet::new(),
+            queue: leftovers.into(),
             shared,
             done,
         }
     }
 
-    /// The thread body: recover leftovers, then handle jobs until [`Job::Quit`] or the loop is gone.
+    /// The thread body: archive the leftovers, then handle jobs until [`Job::Quit`] or the loop is
+    /// gone.
     ///
-    /// `shared.outstanding` must count one job for the recovery this starts with, and one for every
+    /// `shared.outstanding` must count one job for the leftovers this starts with, and one for every
     /// [`Job::Archive`] and [`Job::Retry`] sent; each is taken off once handled.
     pub fn run(mut self, rx: Receiver<Job>) {
         if let Err(e) = crate::sys::thread::lower_priority(NICE) {
             crate::debug!("--log-rotate: lowering the gzip thread's priority: {e}");
         }
-        self.recover();
         self.work();
         self.done_one();
         while let Ok(job) = rx.recv() {
             match job {
                 Job::Archive(r) => {
-                    // Recovery may have listed a file the sink had just rotated out: queue it once.
-                    if !self.recovered.remove(&r.temp) {
-                        self.queue.push_back(r);
-                    }
+                    self.queue.push_back(r);
                     self.work();
                 }
                 Job::Retry => self.work(),
@@ -150,55 +147,6 @@ impl Worker {
 
     fn path(&self, name: &OsStr) -> PathBuf {
         self.dir.display(name)
-    }
-
-    /// Leftovers of a previous run (dock killed mid-rotation): rotated-out files go first in the queue,
-    /// oldest first; half-written `.part` archives are deleted. A leftover name that is a link, not a
-    /// regular file, or a file with other names is left alone (someone else put it there).
-    fn recover(&mut self) {
-        let names = match self.list() {
-            Ok(n) => n,
-            Err(e) => return log_error(&e),
-        };
-        let base = self.dir.base().as_bytes().to_vec();
-        let mut temps: Vec<((u64, u64), OsString)> = Vec::new();
-        for n in names {
-            if let Some(k) = name::parse_temp_name(&base, &n) {
-                temps.push((k, OsString::from_vec(n)));
-            } else if name::is_part_name(&base, &n) {
-                if let Err(e) = self.dir.unlink(os(&n)) {
-                    log_error(&RotateError::Delete {
-                        path: self.path(os(&n)),
-                        source: e,
-                    });
-                }
-            }
-        }
-        temps.sort();
-        for ((secs, _), temp) in temps {
-            let (file, st) = match self.dir.open_read(&temp) {
-                Ok(x) => x,
-                Err(e) => {
-                    crate::warn!(
-                        "--log-rotate: {} is not a file dock rotated out ({}); left alone",
-                        self.path(&temp).display(),
-                        crate::log::reason(&e)
-                    );
-                    continue;
-                }
-            };
-            crate::warn!(
-                "--log-rotate: archiving {} (rotated out, not yet archived)",
-                self.path(&temp).display()
-            );
-            self.recovered.insert(temp.clone());
-            self.queue.push_back(Rotated {
-                temp,
-                file: Some(file),
-                id: (st.st_dev, st.st_ino),
-                unix_secs: secs,
-            });
-        }
     }
 
     /// Archives the queue in order; stops at the first failure (kept for the next period, so later
@@ -257,6 +205,63 @@ impl Worker {
     }
 }
 
+/// Leftovers of a previous run (dock killed mid-rotation), found at start before anything is
+/// rotated: the rotated-out files, oldest first, for the worker to archive first; half-written
+/// `.part` archives are deleted. A leftover name that is a link, not a regular file, or a file with
+/// other names is left alone (someone else put it there).
+pub fn leftovers(dir: &LogDir) -> Vec<Rotated> {
+    let names = match dir.list() {
+        Ok(n) => n,
+        Err(source) => {
+            log_error(&RotateError::List {
+                dir: dir.display(OsStr::new("")),
+                source,
+            });
+            return Vec::new();
+        }
+    };
+    let base = dir.base().as_bytes().to_vec();
+    let mut temps: Vec<((u64, u64), OsString)> = Vec::new();
+    for n in names {
+        if let Some(k) = name::parse_temp_name(&base, &n) {
+            temps.push((k, OsString::from_vec(n)));
+        } else if name::is_part_name(&base, &n) {
+            if let Err(e) = dir.unlink(os(&n)) {
+                log_error(&RotateError::Delete {
+                    path: dir.display(os(&n)),
+                    source: e,
+                });
+            }
+        }
+    }
+    temps.sort();
+    let mut found = Vec::new();
+    for ((secs, _), temp) in temps {
+        let (file, st) = match dir.open_read(&temp) {
+            Ok(x) => x,
+            Err(e) => {
+                crate::warn!(
+                    "--log-rotate: {} is not a file dock rotated out ({}); left alone",
+                    dir.display(&temp).display(),
+                    crate::log::reason(&e)
+                );
+                continue;
+            }
+        };
+        crate::warn!(
+            "--log-rotate: archiving {} (rotated out, not yet archived)",
+            dir.display(&temp).display()
+        );
+        found.push(Rotated {
+            temp,
+            file: Some(file),
+            id: (st.st_dev, st.st_ino),
+            unix_secs: secs,
+        });
+    }
+    found
+}
+
 /// The archive-named entries of `names` that are dock's own: regular files owned by dock's
 /// effective user (dock creates its archives as itself). A name someone else planted is neither
 /// counted, nor deleted, nor does it decide the next archive's name (issue 16.5).
@@ -279,8 +284,10 @@ pub fn own_archives<'a>(dir: &LogDir, names: &'a [Vec<u8>]) -> Vec<&'a [u8]> {
 /// skipped: the next `-N`, or from the rotation time's own second when the suffixes run out).
 pub fn free_key(dir: &LogDir, names: &[Vec<u8>], unix_secs: u64) -> ArchiveKey {
     let base = dir.base().as_bytes();
-    let taken: HashSet<&[u8]> = names.iter().map(Vec::as_slice).collect();
-    let is_free = |k: ArchiveKey| !taken.contains(name::archive_name(base, k).as_slice());
+    let is_free = |k: ArchiveKey| {
+        let want = name::archive_name(base, k);
+        !names.contains(&want)
+    };
     let stamp = name::stamp(unix_secs);
     let mut key = name::next_key(name::newest(base, own_archives(dir, names)), stamp);
     for _ in 0..names.len() + 1 {
@@ -437,7 +444,7 @@ pub fn compress(input: &mut File, out: File, mtime: u64) -> io::Result<(u64, u64
     }
     // RFC 1952: MTIME is 32-bit seconds; 0 means "not available".
     let mtime = u32::try_from(mtime).unwrap_or(0);
-    let mut enc = GzBuilder::new().mtime(mtime).write(out, LEVEL);
+    let mut enc = super::gzip::GzWriter::new(out, mtime, LEVEL)?;
     let mut buf = vec![0u8; READ_CHUNK];
     let mut total = 0u64;
     loop {

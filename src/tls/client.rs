@@ -4,7 +4,6 @@
 //!
 //! Registers nothing. Built only when a TLS URL is given, so a plain dock never pays for it.
 
-use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -106,15 +105,6 @@ pub fn describe(e: &rustls::Error) -> String {
             | PeerIncompatible::ServerDoesNotSupportTls12Or13,
         ) => format!("{e} (dock offers {OFFER})"),
         _ => e.to_string(),
-    }
-}
-
-/// [`describe`] for the `io::Error` rustls' `complete_io` returns (a rustls error inside
-/// `InvalidData`); other errors as they display.
-pub fn describe_io(e: &io::Error) -> String {
-    match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
-        Some(tls) => describe(tls),
-        None => e.to_string(),
     }
 }
 
@@ -341,10 +331,7 @@ mod tests {
             describe(&refused),
             format!("received fatal alert: ProtocolVersion (dock offers {OFFER})")
         );
-        let wrapped = io::Error::new(io::ErrorKind::InvalidData, refused);
-        assert!(describe_io(&wrapped).ends_with(&format!("(dock offers {OFFER})")));
         let other = rustls::Error::AlertReceived(AlertDescription::BadCertificate);
         assert_eq!(describe(&other), other.to_string());
-        assert_eq!(describe_io(&io::Error::other("x")), "x");
     }
 }

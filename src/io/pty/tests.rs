@@ -35,7 +35,7 @@ fn shell_round_trip_then_eio_is_the_end() {
     ours.set_nonblocking(true).unwrap();
     let relay = PtyRelay::new(
         master,
-        Peer::Unix(ours),
+        Peer::Unix(mio::net::UnixStream::from_std(ours)),
         Frame {
             prefix: b"> ".to_vec(),
             ..Frame::default()
@@ -69,7 +69,11 @@ fn peer_closing_hangs_the_session_up() {
     let (master, slave) = open().unwrap();
     let (ours, theirs) = UnixStream::pair().unwrap();
     ours.set_nonblocking(true).unwrap();
-    let relay = PtyRelay::new(master, Peer::Unix(ours), Frame::default());
+    let relay = PtyRelay::new(
+        master,
+        Peer::Unix(mio::net::UnixStream::from_std(ours)),
+        Frame::default(),
+    );
     let mut lp = Loop::new().unwrap();
     let (relay, _) = lp.add_shared(Alone(relay, vec![0u8; 4096]));
     let rec = lp.recorder();
