@@ -229,9 +229,8 @@ impl FileSink {
             return;
         };
         rot.pending = false;
-        let old = match self.at_path() {
-            Some(st) => st,
-            None => return,
+        let Some(old) = self.at_path() else {
+            return self.defer_size_rotation();
         };
         if !self.file_at_line_start && self.loss.is_some() {
             // A failed write cut the last line: end it, if there is room now.
@@ -239,12 +238,18 @@ impl FileSink {
         }
         let now = super::clock::unix_now().as_secs();
         let Some(temp) = self.rename_out(now) else {
-            if let Some(rot) = &mut self.rotation {
-                rot.size_retry_at = self.size + rot.max_size.unwrap_or(0);
-            }
-            return;
+            return self.defer_size_rotation();
         };
         self.reopen_after(temp, now, &old);
+    }
+
+    /// No rotation happened (the path is not the file, not a regular file, or the rename was
+    /// refused): the size rule asks again once the file has grown by another SIZE, not at every
+    /// line, so the reason is not logged line after line.
+    fn defer_size_rotation(&mut self) {
+        if let Some(rot) = &mut self.rotation {
+            rot.size_retry_at = self.size + rot.max_size.unwrap_or(0);
+        }
     }
 
     /// The open file's `fstat` if the file at the path is still it; otherwise `None`, after

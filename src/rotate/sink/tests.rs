@@ -345,3 +345,18 @@ fn failed_writes_are_counted_and_never_returned() {
     s.finish();
     assert!(s.loss.is_none());
 }
+
+#[test]
+fn a_size_rotation_that_cannot_happen_is_not_retried_at_every_line() {
+    let d = PathBuf::from("/dev");
+    let mut s = FileSink::open(Path::new("/dev/null"), 0o600).unwrap();
+    let (h, rx) = Handoff::for_test();
+    s.enable_rotation(h, None, Some(100));
+    for _ in 0..100 {
+        s.write(b"0123456789\n").unwrap();
+    }
+    assert!(rotated_in(&d, &rx).is_empty());
+    // Tried about once per 100 bytes written, not at each of the 100 lines past the limit.
+    let rot = s.rotation.as_ref().unwrap();
+    assert!(rot.size_retry_at > 1000, "{}", rot.size_retry_at);
+}
