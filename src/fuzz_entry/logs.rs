@@ -18,25 +18,7 @@ pub fn frame(data: &[u8]) {
     let (prefix, rest) = rest.split_at(plen);
     let seeds_len = rest.len().min(8);
     let (seeds, stream) = rest.split_at(seeds_len);
-    let frame = match mode % 4 {
-        0 => Frame {
-            prefix: prefix.to_vec(),
-            ..Frame::default()
-        },
-        1 => Frame {
-            prefix: prefix.to_vec(),
-            timestamps: true,
-            json: None,
-        },
-        2 => Frame {
-            json: Some(Stream::Stdout),
-            ..Frame::default()
-        },
-        _ => Frame {
-            json: Some(Stream::Stderr),
-            ..Frame::default()
-        },
-    };
+    let frame = frame_for(*mode, prefix);
     // Small limits exercise the bounded pieces; 255 means none.
     let limit = if *limit == 255 {
         usize::MAX
@@ -93,6 +75,29 @@ pub fn frame(data: &[u8]) {
         if stream.utf8_chunks().all(|c| c.invalid().len() <= 1) {
             assert_eq!(logs, want);
         }
+    }
+}
+
+/// The framing the `frame` target's mode byte picks: a prefix, stamps (and the prefix), JSON.
+fn frame_for(mode: u8, prefix: &[u8]) -> Frame {
+    match mode % 4 {
+        0 => Frame {
+            prefix: prefix.to_vec(),
+            ..Frame::default()
+        },
+        1 => Frame {
+            prefix: prefix.to_vec(),
+            timestamps: true,
+            json: None,
+        },
+        2 => Frame {
+            json: Some(Stream::Stdout),
+            ..Frame::default()
+        },
+        _ => Frame {
+            json: Some(Stream::Stderr),
+            ..Frame::default()
+        },
     }
 }
 
