@@ -8,7 +8,8 @@
 //!    where the relay may `splice(2)`; with rotation every byte goes through `FileSink::write`.
 //!    The pipe is small next to the volume, so the child's write rate is the relay's rate.
 //!
-//! The child is this executable re-run with `DOCK_BENCH_GEN`; it reports bytes and seconds in a file.
+//! The child is this executable re-run with `ROTATE_BENCH_GEN` (not `DOCK_*`: dock keeps those
+//! from its child); it reports bytes and seconds in a file.
 //! Medians of [`RUNS`]; the goal is checked on the median of the runs' own ratios (each "rot" run
 //! right after its "base" run). `DOCK_BENCH_COMPRESS_ONLY=1` runs part 1 only. The current file is
 //! truncated every 256 MB to bound disk use (O_APPEND writes simply continue at the new end).
@@ -91,8 +92,8 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 /// Child mode: prefill, (wait for the rotation), stream; write "bytes seconds" to the stats file.
 fn generate(mode: &str) {
-    let log = PathBuf::from(std::env::var_os("DOCK_BENCH_LOG").expect("log path"));
-    let stats = PathBuf::from(std::env::var_os("DOCK_BENCH_STATS").expect("stats path"));
+    let log = PathBuf::from(std::env::var_os("ROTATE_BENCH_LOG").expect("log path"));
+    let stats = PathBuf::from(std::env::var_os("ROTATE_BENCH_STATS").expect("stats path"));
     let dir = log.parent().expect("dir").to_path_buf();
     let text = log_text(7);
     let mut out = std::io::stdout().lock();
@@ -173,9 +174,9 @@ fn relay_run(dock: &str, dir: &Path, mode: &str) -> (f64, String) {
     };
     let gen = if mode == "rot" { "rot" } else { "base" };
     c.arg(std::env::current_exe().expect("own path"))
-        .env("DOCK_BENCH_GEN", gen)
-        .env("DOCK_BENCH_LOG", &log)
-        .env("DOCK_BENCH_STATS", &stats)
+        .env("ROTATE_BENCH_GEN", gen)
+        .env("ROTATE_BENCH_LOG", &log)
+        .env("ROTATE_BENCH_STATS", &stats)
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
     let out = c.output().expect("running dock");
@@ -191,7 +192,7 @@ fn relay_run(dock: &str, dir: &Path, mode: &str) -> (f64, String) {
 }
 
 fn main() {
-    if let Some(mode) = std::env::var_os("DOCK_BENCH_GEN") {
+    if let Some(mode) = std::env::var_os("ROTATE_BENCH_GEN") {
         generate(&mode.to_string_lossy());
         return;
     }
@@ -216,10 +217,11 @@ fn main() {
     for i in 0..RUNS {
         let part = dir.join(format!("out{i}.gz"));
         let mut input = File::open(&src).expect("open src");
+        let out = File::create(&part).expect("create archive");
         let t = Instant::now();
         let c = thread_cpu();
         let (bytes_in, bytes_out) =
-            dock::rotate::worker::compress(&mut input, &part, 0).expect("compress");
+            dock::rotate::worker::compress(&mut input, out, 0).expect("compress");
         let cpu = thread_cpu() - c;
         let secs = t.elapsed().as_secs_f64();
         rates.push(bytes_in as f64 / secs / MB as f64);

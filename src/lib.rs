@@ -20,6 +20,7 @@
 )]
 
 pub mod app;
+pub(crate) mod bytes;
 pub(crate) mod cli;
 pub(crate) mod event;
 #[cfg(any(test, feature = "fuzz"))]

@@ -12,7 +12,7 @@
 //!
 //! Registers nothing.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsStr;
 use std::fs;
 use std::io;
@@ -162,7 +162,7 @@ pub fn descendants_at_most(proc: &Path, root: i32, limit: usize) -> Vec<i32> {
         true => None,
         false => Some(children_by_ppid(proc)),
     };
-    let mut seen = HashSet::from([root]);
+    let mut seen = BTreeSet::from([root]);
     let mut order = vec![root];
     let mut i = 0;
     while i < order.len() && order.len() < limit {
@@ -196,8 +196,8 @@ fn children_of(proc: &Path, pid: i32) -> Vec<i32> {
 }
 
 /// ppid → children, from every `/proc/<pid>/stat`.
-fn children_by_ppid(proc: &Path) -> HashMap<i32, Vec<i32>> {
-    let mut map: HashMap<i32, Vec<i32>> = HashMap::new();
+fn children_by_ppid(proc: &Path) -> BTreeMap<i32, Vec<i32>> {
+    let mut map: BTreeMap<i32, Vec<i32>> = BTreeMap::new();
     let Ok(dir) = fs::read_dir(proc) else {
         return map;
     };

@@ -128,12 +128,9 @@ fn build(
         && crate::sys::pty::window_size(std::os::fd::AsFd::as_fd(&std::io::stdin())).is_ok();
     handlers.push(Box::new(Forwarder::new(signals)));
     let (sink, archiver) = match &config.io.target {
-        Some(IoTarget::File(path)) if config.io.prefix.is_some() || config.rotate.is_some() => {
+        Some(IoTarget::File(path)) if config.io.framed() || config.rotate.is_some() => {
             let (sink, archiver) =
-                rotate::open(path, config.rotate).map_err(|source| IoError::Open {
-                    path: path.display().to_string(),
-                    source,
-                })?;
+                rotate::open(path, config.io.mode, config.rotate).map_err(IoError::Open)?;
             (Some(sink), archiver)
         }
         _ => (None, None),

@@ -127,6 +127,27 @@ pub struct Args {
     #[arg(short = 'd', long, env = "DOCK_DEBUG", action = ArgAction::SetTrue,
           value_parser = FalseyValueParser::new())]
     pub debug: bool,
+    // Logs (issues 15, 16): size rotation, stamps, JSON lines, file mode, shipping without a pty.
+    /// Rotate the --io file before it passes SIZE bytes (or 512k, 10M, 1G)
+    #[arg(long, env = "DOCK_LOG_MAX_SIZE", value_name = "SIZE", allow_hyphen_values = true,
+          value_parser = clap::value_parser!(OsString))]
+    pub log_max_size: Option<OsString>,
+    /// Start every output line with the UTC time it was read: 2026-12-02T15:04:05.123456Z
+    #[arg(long, env = "DOCK_TIMESTAMPS", action = ArgAction::SetTrue,
+          value_parser = FalseyValueParser::new())]
+    pub timestamps: bool,
+    /// raw (default), or json: one Docker json-file object per line
+    #[arg(long, env = "DOCK_LOG_FORMAT", value_name = "FORMAT", allow_hyphen_values = true,
+          value_parser = clap::value_parser!(OsString))]
+    pub log_format: Option<OsString>,
+    /// Mode (octal) of the --io file dock creates and of its archives [default: 0600]
+    #[arg(long, env = "DOCK_LOG_MODE", value_name = "MODE", allow_hyphen_values = true,
+          value_parser = clap::value_parser!(OsString))]
+    pub log_mode: Option<OsString>,
+    /// With a network --io: plain pipes, output shipped as bytes, reconnecting with a bounded buffer
+    #[arg(long, env = "DOCK_NO_PTY", action = ArgAction::SetTrue,
+          value_parser = FalseyValueParser::new())]
+    pub no_pty: bool,
     /// Print the version (not verbose: that is -d)
     // A plain switch, not clap's Version action, which prints and exits at once: `-v` before a
     // command is refused instead (tini's and dumb-init's -v is verbose).
@@ -146,7 +167,7 @@ pub struct Args {
 }
 
 /// The environment variables clap reads for [`Args`] (a unit test keeps the list whole).
-pub(super) const ENV_NAMES: [&str; 22] = [
+pub(super) const ENV_NAMES: [&str; 27] = [
     "DOCK_IO",
     "DOCK_WEB_HOOK",
     "DOCK_BIND_PORT",
@@ -169,6 +190,11 @@ pub(super) const ENV_NAMES: [&str; 22] = [
     "DOCK_REMAP_EXIT",
     "DOCK_PDEATHSIG",
     "DOCK_USER",
+    "DOCK_LOG_MAX_SIZE",
+    "DOCK_TIMESTAMPS",
+    "DOCK_LOG_FORMAT",
+    "DOCK_LOG_MODE",
+    "DOCK_NO_PTY",
 ];
 
 /// The common case without clap: `dock -- COMMAND...` or `dock COMMAND...` (first word not an option)
@@ -208,6 +234,11 @@ pub(super) fn without_options(argv: &[OsString]) -> Option<Args> {
         pdeathsig: None,
         user: None,
         debug: false,
+        log_max_size: None,
+        timestamps: false,
+        log_format: None,
+        log_mode: None,
+        no_pty: false,
         version: false,
         help: false,
         command: command.to_vec(),

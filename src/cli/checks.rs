@@ -53,6 +53,7 @@ pub(super) fn no_op_options(
     warnings: &mut Vec<String>,
 ) -> Result<(), UsageError> {
     let file_io = matches!(v.target, Some(IoTarget::File(_)));
+    let network_io = matches!(v.target, Some(IoTarget::Net { .. } | IoTarget::Unix(_)));
     let tls = v.uses_tls();
     const TLS_URL: &str =
         "needs a TLS URL (--io tls://..., --web-hook https://... or --ready-http https://...)";
@@ -63,9 +64,26 @@ pub(super) fn no_op_options(
             "needs a file --io (--io /path/to/log)",
         ),
         (
+            "--log-max-size",
+            v.max_size.is_some() && !file_io,
+            "needs a file --io (--io /path/to/log)",
+        ),
+        (
             "--log-keep",
-            a.sources.origin("--log-keep") != Origin::Default && v.period.is_none(),
-            "needs --log-rotate (only rotation makes archives)",
+            a.sources.origin("--log-keep") != Origin::Default
+                && v.period.is_none()
+                && v.max_size.is_none(),
+            "needs --log-rotate or --log-max-size (only rotation makes archives)",
+        ),
+        (
+            "--log-mode",
+            v.mode.is_some() && !file_io,
+            "needs a file --io (--io /path/to/log)",
+        ),
+        (
+            "--no-pty",
+            v.no_pty && !network_io,
+            "needs a network --io (tcp://, tls:// or unix://)",
         ),
         (
             "--strict-port-binding",
@@ -90,6 +108,9 @@ pub(super) fn no_op_options(
         }
         match flag {
             "--log-rotate" => v.period = None,
+            "--log-max-size" => v.max_size = None,
+            "--log-mode" => v.mode = None,
+            "--no-pty" => v.no_pty = false,
             "--ready-timeout" => v.ready.timeout = None,
             _ => {}
         }
@@ -97,6 +118,31 @@ pub(super) fn no_op_options(
     if v.secret.is_some() && v.hook.is_none() {
         warnings.push(format!("{SECRET_VAR} needs --web-hook: ignored"));
         v.secret = None;
+    }
+    Ok(())
+}
+
+/// `--log-format json` carries its own stream and time in every object: a prefix or a timestamp
+/// before it would break the JSON. Refused together, wherever they come from.
+///
+/// # Errors
+/// [`UsageError::Conflict`] naming both.
+pub(super) fn log_formats(v: &Values, a: &Args) -> Result<(), UsageError> {
+    let clash = |other: &str, why: &str| {
+        Err(UsageError::Conflict(format!(
+            "{} json and {} do not go together: {why}",
+            a.sources.name("--log-format"),
+            a.sources.name(other)
+        )))
+    };
+    if v.json && v.prefix.is_some() {
+        return clash(
+            "--stdout-prefix",
+            "each JSON line has its own stream and time",
+        );
+    }
+    if v.json && a.timestamps {
+        return clash("--timestamps", "each JSON line has its own time");
     }
     Ok(())
 }

@@ -57,6 +57,9 @@ pub(crate) fn first_bad_value(argv: &[OsString], unknown: Option<&str>) -> Optio
             "--ready-notify" if inline.is_some() => {
                 ("--ready-notify", |v| values::parse_notify(v).map(drop))
             }
+            "--log-max-size" => ("--log-max-size", |v| values::size::parse_size(v).map(drop)),
+            "--log-format" => ("--log-format", |v| values::parse_log_format(v).map(drop)),
+            "--log-mode" => ("--log-mode", |v| values::parse_log_mode(v).map(drop)),
             "--ca-file" | "--ready-file" => {
                 // Its value is a path: consume it, nothing to check without reading the file.
                 if inline.is_none() {

@@ -325,6 +325,14 @@ struct Values {
     pdeathsig: Option<i32>,
     user: Option<UserSpec>,
     ready: Readiness,
+    /// `--log-max-size`, bytes.
+    max_size: Option<u64>,
+    /// `--log-format json`.
+    json: bool,
+    /// `--log-mode`.
+    mode: Option<u32>,
+    /// `--no-pty`.
+    no_pty: bool,
 }
 
 /// The readiness options' values.
@@ -439,6 +447,26 @@ impl Values {
             )?,
             user: parsed(src, "--user", a.user.as_ref(), process::parse_user)?,
             ready: Readiness::parse(a)?,
+            max_size: parsed(
+                src,
+                "--log-max-size",
+                a.log_max_size.as_ref(),
+                values::size::parse_size,
+            )?,
+            json: parsed(
+                src,
+                "--log-format",
+                a.log_format.as_ref(),
+                values::parse_log_format,
+            )?
+            .unwrap_or(false),
+            mode: parsed(
+                src,
+                "--log-mode",
+                a.log_mode.as_ref(),
+                values::parse_log_mode,
+            )?,
+            no_pty: a.no_pty,
         })
     }
 
@@ -447,6 +475,7 @@ impl Values {
     fn check(&mut self, a: &Args) -> Result<Vec<String>, UsageError> {
         let mut warnings = Vec::new();
         checks::no_op_options(self, a, &mut warnings)?;
+        checks::log_formats(self, a)?;
         // Read only when used: an ignored DOCK_CA_FILE is not an error.
         if let Some(path) = a.ca_file.as_ref().filter(|_| self.uses_tls()) {
             if let Err(reason) = check_ca_file(path) {
@@ -511,9 +540,17 @@ impl Values {
             io: IoConfig {
                 target: self.target,
                 prefix: self.prefix,
+                timestamps: a.timestamps,
+                json: self.json,
+                no_pty: self.no_pty,
+                mode: self.mode.unwrap_or(crate::rotate::DEFAULT_MODE),
                 tls: tls.clone(),
             },
-            rotate: self.period.map(|period| RotateConfig { period, keep }),
+            rotate: (self.period.is_some() || self.max_size.is_some()).then_some(RotateConfig {
+                period: self.period,
+                max_size: self.max_size,
+                keep,
+            }),
             ready: ReadyConfig {
                 port: port.is_some(),
                 notify: self.ready.notify,

@@ -1,8 +1,6 @@
 //! Pure parsers of flag values (outside input: argv and `DOCK_*`). Each returns a typed value or a
 //! lower-case reason; [`super::UsageError`] adds the flag name. Every one has a fuzz target.
 
-// Not called yet: the option it serves is being added (its issue removes this allow).
-#[allow(dead_code)]
 pub mod size;
 // Signals and the child's process (issue 18).
 pub mod process;
@@ -14,10 +12,21 @@ use crate::http::Url;
 use crate::io::{Color, IoTarget, Prefix};
 use crate::ready::notify::NotifyAddr;
 
-/// Parses `--stdout-prefix`: split on the last `:` only if what follows is a color name.
+/// The longest `--stdout-prefix`, bytes: far above any real prefix, small enough that framing
+/// stays cheap in memory whatever the output (issue 16.8).
+pub const MAX_PREFIX: usize = 4096;
+
+/// Parses `--stdout-prefix`: split on the last `:` only if what follows is a color name. At most
+/// [`MAX_PREFIX`] bytes.
 pub fn parse_prefix(s: &str) -> Result<Prefix, String> {
     if s.is_empty() {
         return Err("empty prefix".into());
+    }
+    if s.len() > MAX_PREFIX {
+        return Err(format!(
+            "{} bytes: a prefix is at most {MAX_PREFIX} bytes",
+            s.len()
+        ));
     }
     if let Some((text, color)) = s.rsplit_once(':') {
         if let Some(c) = Color::from_name(color) {
@@ -31,6 +40,29 @@ pub fn parse_prefix(s: &str) -> Result<Prefix, String> {
         text: s.to_string(),
         color: None,
     })
+}
+
+/// Parses `--log-format`: `raw` or `json` (true for json).
+pub fn parse_log_format(s: &str) -> Result<bool, String> {
+    match s {
+        "raw" => Ok(false),
+        "json" => Ok(true),
+        _ => Err("expected raw or json".into()),
+    }
+}
+
+/// Parses `--log-mode`: an octal file mode, 1 to 4 digits (`600`, `0640`, `0o644` is refused as
+/// chmod(1) does), permission bits only (at most 0777: no setuid, setgid or sticky bit on a log).
+pub fn parse_log_mode(s: &str) -> Result<u32, String> {
+    const HINT: &str = "expected an octal mode like 0600, 0640 or 0644";
+    if s.is_empty() || s.len() > 4 || !s.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
+        return Err(HINT.into());
+    }
+    let mode = u32::from_str_radix(s, 8).map_err(|_| HINT.to_string())?;
+    if mode > 0o777 {
+        return Err("only permission bits (at most 0777): no setuid, setgid or sticky bit".into());
+    }
+    Ok(mode)
 }
 
 /// Parses a TCP port, 1–65535.

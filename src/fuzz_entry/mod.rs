@@ -13,9 +13,11 @@
     clippy::cast_sign_loss
 )]
 
+mod logs;
 mod options;
 
 use crate::cli::values;
+pub use logs::{backlog, frame};
 pub use options::{
     json_line, notify_msg, process_args, rotate_clock, signal_spec, size_spec, user_spec,
 };
@@ -39,6 +41,8 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("notify_msg", notify_msg),
     ("http_chunked", http_chunked),
     ("process_args", process_args),
+    ("frame", frame),
+    ("backlog", backlog),
 ];
 
 /// Every `--flag VALUE` parser of `cli::values` on the input as text (non-UTF-8 input is skipped:
@@ -217,8 +221,10 @@ pub fn http_chunked(data: &[u8]) {
 
 /// The line prefixer fed a stream in arbitrary chunks produces exactly the one-shot result.
 /// Input layout: [prefix length][prefix][chunk length seed bytes (8)][stream].
+/// The line framer with a prefix only, fed a stream in arbitrary chunks, produces exactly the
+/// one-shot result. Input layout: [prefix length][prefix][chunk length seed bytes (8)][stream].
 pub fn prefix(data: &[u8]) {
-    use crate::io::prefix::{prefix_lines, Prefixer};
+    use crate::io::frame::{frame_all, Frame, Framer};
 
     let Some((&plen, rest)) = data.split_first() else {
         return;
@@ -227,7 +233,11 @@ pub fn prefix(data: &[u8]) {
     let (prefix, rest) = rest.split_at(plen);
     let seeds_len = rest.len().min(8);
     let (seeds, stream) = rest.split_at(seeds_len);
-    let mut p = Prefixer::new(prefix.to_vec());
+    let frame = Frame {
+        prefix: prefix.to_vec(),
+        ..Frame::default()
+    };
+    let mut p = Framer::new(frame.clone());
     let mut out = Vec::new();
     let mut left = stream;
     let mut k = 0;
@@ -237,16 +247,24 @@ pub fn prefix(data: &[u8]) {
             .get(k % seeds_len.max(1))
             .map_or(1, |&s| usize::from(s % 65));
         let n = n.min(left.len());
-        p.feed(&left[..n], &mut out);
+        let mut done = 0;
+        while done < n {
+            done += p.feed(
+                &left[done..n],
+                std::time::Duration::ZERO,
+                &mut out,
+                usize::MAX,
+            );
+        }
         left = &left[n..];
         k += 1;
         if k > stream.len() * 2 + 16 && n == 0 {
             // Only empty chunks from here: finish in one.
-            p.feed(left, &mut out);
+            p.feed(left, std::time::Duration::ZERO, &mut out, usize::MAX);
             break;
         }
     }
-    assert_eq!(out, prefix_lines(prefix, stream));
+    assert_eq!(out, frame_all(&frame, stream, &[]));
     assert_eq!(
         p.at_line_start(),
         stream.is_empty() || stream.ends_with(b"\n")

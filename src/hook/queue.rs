@@ -169,7 +169,7 @@ impl Queue {
 
     /// Gives up on everything (the exit deadline passed).
     pub fn abandon(&mut self) -> Vec<Item> {
-        self.items.drain(..).collect()
+        Vec::from(std::mem::take(&mut self.items))
     }
 }
 

@@ -14,6 +14,32 @@ use crate::event::{Ctx, Key};
 /// Addresses the resolver thread found (or why it found none).
 pub type Resolved = io::Result<Vec<SocketAddr>>;
 
+/// Starts `getaddrinfo(3)` for `host`:`port` on a helper thread (it has no timeout of its own and
+/// must never run on the loop): the answer arrives on the returned channel, and `wake`, if given, is
+/// closed right after it, which makes its read end readable (EOF) in the loop. The one lookup dock
+/// has: the loop's [`Resolving`] and the bounded connect before the child starts both use it.
+///
+/// # Errors
+/// The thread failing to start.
+pub fn lookup(
+    host: &str,
+    port: u16,
+    wake: Option<mio::unix::pipe::Sender>,
+) -> io::Result<mpsc::Receiver<Resolved>> {
+    let (tx, rx) = mpsc::channel();
+    let host = host.to_string();
+    std::thread::Builder::new()
+        .name("dock-resolve".into())
+        .spawn(move || {
+            let res = (host.as_str(), port)
+                .to_socket_addrs()
+                .map(|a| a.collect::<Vec<_>>());
+            let _ = tx.send(res);
+            drop(wake);
+        })?;
+    Ok(rx)
+}
+
 /// A name lookup running on a helper thread; the thread closes its end of a pipe when the
 /// answer is in the channel, which makes the read end readable (EOF) in the loop. Dropping this
 /// abandons the lookup: the thread's send and close then go nowhere (no write, so no SIGPIPE).
@@ -31,22 +57,13 @@ impl Resolving {
     pub fn start(cx: &mut Ctx<'_>, key: Key, host: &str, port: u16) -> io::Result<Resolving> {
         let (wake, mut pipe) = mio::unix::pipe::new()?;
         let token = cx.register(&mut pipe, Interest::READABLE, key)?;
-        let (tx, rx) = mpsc::channel();
-        let host = host.to_string();
-        let spawned = std::thread::Builder::new()
-            .name("dock-resolve".into())
-            .spawn(move || {
-                let res = (host.as_str(), port)
-                    .to_socket_addrs()
-                    .map(|a| a.collect::<Vec<_>>());
-                let _ = tx.send(res);
-                drop(wake);
-            });
-        if let Err(e) = spawned {
-            cx.deregister(&mut pipe, token);
-            return Err(e);
+        match lookup(host, port, Some(wake)) {
+            Ok(rx) => Ok(Resolving { rx, pipe, token }),
+            Err(e) => {
+                cx.deregister(&mut pipe, token);
+                Err(e)
+            }
         }
-        Ok(Resolving { rx, pipe, token })
     }
 
     /// The pipe's token.

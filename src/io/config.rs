@@ -1,5 +1,6 @@
-//! What stdio needs from the command line: the `--io` target, the `--stdout-prefix` and the TLS
-//! options for `tls://`.
+//! What stdio needs from the command line: the `--io` target, the framing of lines
+//! (`--stdout-prefix`, `--timestamps`, `--log-format`), `--no-pty`, `--log-mode` and the TLS options
+//! for `tls://`.
 //!
 //! Registers nothing.
 
@@ -8,20 +9,61 @@ use std::path::PathBuf;
 use crate::tls::TlsOptions;
 
 /// stdio's configuration.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IoConfig {
     /// `--io`; `None`: the child inherits dock's stdio.
     pub target: Option<IoTarget>,
     /// `--stdout-prefix`.
     pub prefix: Option<Prefix>,
+    /// `--timestamps`.
+    pub timestamps: bool,
+    /// `--log-format json`.
+    pub json: bool,
+    /// `--no-pty` (with a network `--io`).
+    pub no_pty: bool,
+    /// `--log-mode`: the mode of the `--io` file when dock creates it (and of archives).
+    pub mode: u32,
     /// `--ca-file`, `--insecure` (for `tls://`).
     pub tls: TlsOptions,
 }
 
+impl Default for IoConfig {
+    fn default() -> IoConfig {
+        IoConfig {
+            target: None,
+            prefix: None,
+            timestamps: false,
+            json: false,
+            no_pty: false,
+            mode: crate::rotate::DEFAULT_MODE,
+            tls: TlsOptions::default(),
+        }
+    }
+}
+
 impl IoConfig {
-    /// The child gets a pty (a network `--io`).
+    /// The child gets a pty (a network `--io` without `--no-pty`).
     pub fn pty(&self) -> bool {
+        self.network() && !self.no_pty
+    }
+
+    /// A network `--io` (tcp, tls, unix).
+    pub fn network(&self) -> bool {
         matches!(self.target, Some(IoTarget::Net { .. } | IoTarget::Unix(_)))
+    }
+
+    /// Output lines are framed: a prefix, stamps or JSON.
+    pub fn framed(&self) -> bool {
+        self.prefix.is_some() || self.timestamps || self.json
+    }
+
+    /// How lines of `stream` are framed.
+    pub fn frame(&self, stream: super::stamp::Stream) -> super::frame::Frame {
+        super::frame::Frame {
+            prefix: self.prefix.as_ref().map(Prefix::bytes).unwrap_or_default(),
+            timestamps: self.timestamps,
+            json: self.json.then_some(stream),
+        }
     }
 }
 

@@ -3,7 +3,8 @@
 //! The child gets the slave as stdin, stdout and stderr, in a new session with the slave as its
 //! controlling terminal (`sys::spawn` does `setsid` + `TIOCSCTTY`). dock keeps only the master:
 //! - peer → master: what arrives on the connection is typed on the terminal;
-//! - master → peer: what the child writes to the terminal goes back (prefixed if asked).
+//! - master → peer: what the child writes to the terminal goes back (framed if asked: prefix,
+//!   stamps, JSON with `"stream":"stdout"`, the terminal's one stream).
 //!
 //! Each direction holds at most one chunk and stops reading its source while that chunk waits, so a
 //! slow peer blocks the child's writes (the pty's output buffer fills) and a child that does not read
@@ -36,9 +37,9 @@ use mio::{Interest, Token};
 use nix::fcntl::OFlag;
 use nix::sys::termios::{self, LocalFlags, SetArg};
 
+use super::frame::{Frame, Framer};
 use super::net::Peer;
-use super::prefix::Prefixer;
-use super::relay::{set_nonblocking, wait_writable};
+use super::relay::{set_nonblocking, wait_writable, CHUNK, OUT_LIMIT, READ_BUDGET};
 use crate::event::{Ctx, Key};
 use crate::notice::Notice;
 use crate::sys::pty::{set_window_size, window_size};
@@ -102,7 +103,12 @@ pub struct PtyRelay {
     peer_token: Option<Token>,
     to_child: Chunk,
     to_peer: Chunk,
-    prefixer: Option<Prefixer>,
+    framer: Option<Framer>,
+    /// Read from the master (at `read_at`) and not framed yet: `from_child[start..end]`.
+    from_child: Vec<u8>,
+    start: usize,
+    end: usize,
+    read_at: std::time::Duration,
     /// The peer still holds TLS records we could not send yet.
     peer_backlog: bool,
     /// The peer closed the connection (or it failed): the session was hung up.
@@ -122,8 +128,8 @@ pub struct PtyRelay {
 }
 
 impl PtyRelay {
-    /// A relay between `master` and `peer`, prefixing the child's output lines with `prefix`.
-    pub fn new(master: File, peer: Peer, prefix: Option<Vec<u8>>) -> PtyRelay {
+    /// A relay between `master` and `peer`, framing the child's output lines as `frame` says.
+    pub fn new(master: File, peer: Peer, frame: Frame) -> PtyRelay {
         PtyRelay {
             master: Some(master),
             master_token: None,
@@ -131,7 +137,11 @@ impl PtyRelay {
             peer_token: None,
             to_child: Chunk::default(),
             to_peer: Chunk::default(),
-            prefixer: prefix.map(Prefixer::new),
+            framer: (!frame.is_raw()).then(|| Framer::new(frame)),
+            from_child: Vec::new(),
+            start: 0,
+            end: 0,
+            read_at: std::time::Duration::ZERO,
             peer_backlog: false,
             hung_up: false,
             output_ended: false,
@@ -145,19 +155,21 @@ impl PtyRelay {
     /// EPOLLRDHUP, EPOLLHUP, EPOLLERR) is looked at first, however much input still waits before it,
     /// and a hang-up ends the session at once; then bytes move as [`PtyRelay::run`]. A half-close
     /// needs nothing here: the input before it is still read, and its end is the read's EOF.
+    /// Returns what [`PtyRelay::run`] returns: whether work is left for the next turn.
     pub fn on_event(
         &mut self,
         cx: Option<&mut Ctx<'_>>,
         ev: crate::event::Event,
         scratch: &mut [u8],
-    ) {
+    ) -> bool {
         // Also after the end of the input: a closed TCP peer answers the next output with a reset.
         if ev.closed && Some(ev.token) == self.peer_token {
             if let Err(gone) = self.peer_gone() {
-                return self.hang_up(cx, gone);
+                self.hang_up(cx, gone);
+                return false;
             }
         }
-        self.run(cx, scratch);
+        self.run(cx, scratch)
     }
 
     /// Whether the whole connection is gone, not just the peer's sending side: `Err` on POLLHUP or
@@ -195,7 +207,11 @@ impl PtyRelay {
     /// The child's output has ended (EIO on the master) and all of it reached the peer, or the peer
     /// is gone.
     pub fn drained(&self) -> bool {
-        self.hung_up || (self.output_ended && self.to_peer.is_empty() && !self.peer_backlog)
+        self.hung_up
+            || (self.output_ended
+                && self.to_peer.is_empty()
+                && self.start == self.end
+                && !self.peer_backlog)
     }
 
     /// SIGWINCH: copies dock's terminal size (stdin) to the pty; the kernel signals the child's
@@ -210,23 +226,39 @@ impl PtyRelay {
         }
     }
 
-    /// Moves bytes both ways until every fd would block (edge-triggered readiness); posts
-    /// [`Notice::HangUp`] when the peer closes. `cx` is `None` at exit (nothing to deregister, no
-    /// one to tell).
-    pub fn run(&mut self, mut cx: Option<&mut Ctx<'_>>, scratch: &mut [u8]) {
+    /// Moves bytes both ways until every fd would block (edge-triggered readiness) or
+    /// [`READ_BUDGET`] bytes came from the child; true in that case: more is waiting, call again on
+    /// the next turn. Posts [`Notice::HangUp`] when the peer closes. `cx` is `None` at exit
+    /// (nothing to deregister, no one to tell).
+    pub fn run(&mut self, mut cx: Option<&mut Ctx<'_>>, scratch: &mut [u8]) -> bool {
         let mut progress = true;
+        // A pty gives at most a few KiB per read: a quarter of a pipe's budget keeps a slice as
+        // short (each read is followed by a write to the peer).
+        let mut budget = READ_BUDGET / 4;
         while progress && !self.hung_up {
+            if budget == 0 {
+                return true;
+            }
             progress = false;
             match self.peer_to_child(scratch) {
                 Ok(p) => progress |= p,
-                Err(gone) => return self.hang_up(cx, gone),
+                Err(gone) => {
+                    self.hang_up(cx, gone);
+                    return false;
+                }
             }
-            progress |= self.read_from_child(cx.as_deref_mut(), scratch);
+            let n = self.read_from_child(cx.as_deref_mut(), scratch);
+            progress |= n > 0;
+            budget = budget.saturating_sub(n);
             match self.write_to_peer() {
                 Ok(p) => progress |= p,
-                Err(e) => return self.hang_up(cx, Some(e)),
+                Err(e) => {
+                    self.hang_up(cx, Some(e));
+                    return false;
+                }
             }
         }
+        false
     }
 
     /// peer → `to_child` → master. `Err(None)`: the peer closed the connection; `Err(Some(e))`: it
@@ -280,26 +312,58 @@ impl PtyRelay {
         Ok(progress)
     }
 
-    /// master → `to_peer` (prefixed if asked), when `to_peer` is empty.
-    fn read_from_child(&mut self, cx: Option<&mut Ctx<'_>>, scratch: &mut [u8]) -> bool {
-        let (Some(m), true, false) = (&mut self.master, self.to_peer.is_empty(), self.output_ended)
-        else {
-            return false;
+    /// master → `to_peer` (framed if asked), when `to_peer` is empty: frames more of what was read,
+    /// or reads. Returns the bytes read from the master (1 for the end of the output: progress).
+    fn read_from_child(&mut self, cx: Option<&mut Ctx<'_>>, scratch: &mut [u8]) -> usize {
+        if !self.to_peer.is_empty() {
+            return 0;
+        }
+        if let (Some(f), true) = (&mut self.framer, self.start < self.end) {
+            self.to_peer.clear();
+            let input = &self.from_child[self.start..self.end];
+            self.start += f.feed(input, self.read_at, &mut self.to_peer.buf, OUT_LIMIT);
+            return 1;
+        }
+        if self.output_ended {
+            return 0;
+        }
+        let Some(m) = &mut self.master else {
+            return 0;
         };
-        match m.read(scratch) {
+        let buf = match &mut self.framer {
+            Some(_) => {
+                if self.from_child.is_empty() {
+                    self.from_child = vec![0; CHUNK];
+                }
+                &mut self.from_child[..]
+            }
+            None => scratch,
+        };
+        match m.read(buf) {
             Ok(n) if n > 0 => {
                 self.to_peer.clear();
-                match &mut self.prefixer {
-                    Some(p) => p.feed(&scratch[..n], &mut self.to_peer.buf),
+                match &mut self.framer {
+                    Some(f) => {
+                        if f.needs_time(&self.from_child[..n]) {
+                            self.read_at = super::relay::now();
+                        }
+                        (self.start, self.end) = (0, n);
+                        let input = &self.from_child[..n];
+                        self.start += f.feed(input, self.read_at, &mut self.to_peer.buf, OUT_LIMIT);
+                    }
                     None => self.to_peer.buf.extend_from_slice(&scratch[..n]),
                 }
-                true
+                n
             }
-            Err(e) if would_block(&e) => false,
+            Err(e) if would_block(&e) => 0,
             // EIO (or 0): every slave fd is closed; the child's output is complete.
             _ => {
                 self.end_output(cx);
-                true
+                if let Some(f) = &mut self.framer {
+                    self.to_peer.clear();
+                    f.finish(&mut self.to_peer.buf);
+                }
+                1
             }
         }
     }
@@ -348,17 +412,17 @@ impl PtyRelay {
     /// `close_notify`).
     pub fn finish(&mut self, scratch: &mut [u8], deadline: Instant) {
         loop {
-            self.run(None, scratch);
-            let waiting = !self.to_peer.is_empty() || self.peer_backlog;
+            while self.run(None, scratch) {}
+            let waiting = !self.to_peer.is_empty() || self.start < self.end || self.peer_backlog;
             let Some(peer) = &self.peer else { return };
             if !waiting {
                 break;
             }
             if !wait_writable(peer.fd(), deadline) {
                 // What dock holds, plus what the child wrote that is still in the pty.
-                let held = self.to_peer.rest().len();
+                let held = self.to_peer.rest().len() + (self.end - self.start);
                 let n = match &mut self.master {
-                    Some(m) => super::relay::count_rest(m, scratch, held),
+                    Some(m) => super::relay::count_rest(m, &mut scratch.to_vec(), held),
                     None => held,
                 };
                 // Only TLS records may be left (rustls holds them, already counted as sent).

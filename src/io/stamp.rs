@@ -22,8 +22,10 @@
 
 use std::time::Duration;
 
+#[cfg(any(test, feature = "fuzz"))]
 /// Bytes [`rfc3339_micros`] writes: `YYYY-MM-DDThh:mm:ss.ffffffZ`.
 pub const MICROS_LEN: usize = 27;
+#[cfg(any(test, feature = "fuzz"))]
 /// Most bytes [`rfc3339_nanos`] writes: `YYYY-MM-DDThh:mm:ss.fffffffffZ` (at least 20).
 pub const NANOS_MAX_LEN: usize = 30;
 
@@ -101,6 +103,7 @@ fn nanos_tail(nanos: u32, out: &mut Vec<u8>) {
     out.push(b'Z');
 }
 
+#[cfg(any(test, feature = "fuzz"))]
 /// Appends `t` (since the Unix epoch) as RFC 3339 UTC with microseconds, exactly [`MICROS_LEN`]
 /// bytes: `2026-12-02T15:04:05.123456Z`, the `--timestamps` prefix (`docker logs -t`'s shape, cut to
 /// microseconds). Past year 9999 it stays at `9999-12-31T23:59:59.999999Z`.
@@ -110,6 +113,7 @@ pub fn rfc3339_micros(t: Duration, out: &mut Vec<u8>) {
     micros_tail(nanos, out);
 }
 
+#[cfg(any(test, feature = "fuzz"))]
 /// Appends `t` (since the Unix epoch) as Go's `time.RFC3339Nano` in UTC, what Docker's json-file
 /// `time` holds: 20 to [`NANOS_MAX_LEN`] bytes, trailing zeros of the fraction dropped
 /// (`2026-12-02T15:04:05.1234Z`, `2026-12-02T15:04:05Z`). Clamped as [`rfc3339_micros`].
@@ -327,6 +331,51 @@ fn plain_len(s: &[u8]) -> usize {
         .iter()
         .take_while(|&&b| !SPECIAL[usize::from(b)])
         .count()
+}
+
+/// How many leading bytes of `s` are ASCII that moby's jsonlog writes as is (not [`SPECIAL`], below
+/// 0x80): such a run needs neither UTF-8 validation nor escaping. 8 per test while it can.
+pub fn ascii_plain_len(s: &[u8]) -> usize {
+    const HIGH: u64 = ONES << 7;
+    let mut n = 0;
+    for w in s.chunks_exact(8) {
+        match <[u8; 8]>::try_from(w) {
+            Ok(w) => {
+                let w = u64::from_le_bytes(w);
+                if w & HIGH != 0 || special_word(w) {
+                    break;
+                }
+                n += 8;
+            }
+            Err(_) => break,
+        }
+    }
+    n + s[n..]
+        .iter()
+        .take_while(|&&b| b < 0x80 && !SPECIAL[usize::from(b)])
+        .count()
+}
+
+/// The part of a json-file line after `log`'s value: `","stream":"stdout","time":"<time>"}` and
+/// `\n`, for [`json_plain_line`].
+pub fn json_tail(stream: Stream, time: &[u8], out: &mut Vec<u8>) {
+    out.clear();
+    out.extend_from_slice(match stream {
+        Stream::Stdout => b"\",\"stream\":\"stdout\",\"time\":\"",
+        Stream::Stderr => b"\",\"stream\":\"stderr\",\"time\":\"",
+    });
+    out.extend_from_slice(time);
+    out.extend_from_slice(b"\"}\n");
+}
+
+/// [`json_line`] for a non-empty line that is `body` ([`ascii_plain_len`] bytes, written as is) and
+/// one `\n`, with `tail` from [`json_tail`]: the same bytes in four copies, the relay's common case.
+pub fn json_plain_line(body: &[u8], tail: &[u8], out: &mut Vec<u8>) {
+    out.reserve(body.len() + 10 + tail.len());
+    out.extend_from_slice(b"{\"log\":\"");
+    out.extend_from_slice(body);
+    out.extend_from_slice(b"\\n");
+    out.extend_from_slice(tail);
 }
 
 #[cfg(test)]

@@ -10,6 +10,15 @@
 //!
 //! Registers nothing.
 
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// The wall-clock time now, since the Unix epoch (0 before it).
+pub fn unix_now() -> Duration {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+}
+
 /// Seconds in a UTC day of Unix time.
 pub const DAY_SECS: u64 = 86_400;
 

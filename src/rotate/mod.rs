@@ -1,20 +1,22 @@
-//! `--log-rotate` / `--log-keep`: the rotating file sink the relay writes to ([`sink`]: schedule,
-//! rename + reopen at a line boundary), archive naming and retention (pure, [`name`]), and gzip on a
-//! helper thread ([`worker`]) with its handler on the loop ([`Archiver`]). Rotation is set up in one
-//! place: [`open`].
+//! `--log-rotate` / `--log-max-size` / `--log-keep` / `--log-mode`: the rotating file sink the relay
+//! writes to ([`sink`]: schedule, size, rename + new file at a line boundary), the log's directory fd
+//! every file operation goes through ([`dir`]: no symbolic link is ever followed), archive naming and
+//! retention (pure, [`name`]), and gzip on a helper thread ([`worker`]) with its handler on the loop
+//! ([`Archiver`]). Rotation is set up in one place: [`open`].
 //!
-//! How a rotation flows: the period passes → the relay calls [`FileSink::on_due`] → at the next line
-//! boundary (at once if the file ends with `\n`; an empty file is not rotated) the sink renames the
-//! file to `.<base>.rotated-<secs>-<n>`, reopens `<path>`, goes on writing, and hands the renamed path
-//! to the worker through a channel ([`Handoff`]) → the worker writes
-//! `<path>_<YYYYMMDDhhmmss>[-N].gz`, syncs it, removes the renamed file, deletes archives beyond
-//! `--log-keep`, and wakes the loop through the archiver's pipe.
+//! How a rotation flows: the period passes (or the next line would take the file past
+//! `--log-max-size`) → at the next line boundary (at once if the file ends with `\n`; an empty file
+//! is not rotated) the sink renames the file to `.<base>.rotated-<secs>-<n>`, creates a new `<path>`
+//! with the old one's owner and mode, goes on writing, and hands the renamed file's fd to the worker
+//! through a channel ([`Handoff`]) → the worker writes `<path>_<YYYYMMDDhhmmss>[-N].gz` (mode
+//! `--log-mode`), syncs it, removes the renamed file, deletes dock's archives beyond `--log-keep`,
+//! and wakes the loop through the archiver's pipe.
 //!
 //! Registers: the archive pipe (the gzip thread writes one byte to it whenever it finished a job).
 
-// Not called yet: the option it serves is being added (its issue removes this allow).
-#[allow(dead_code)]
 pub mod clock;
+pub mod dir;
+pub mod gzip;
 pub mod name;
 pub mod sink;
 #[cfg(test)]
@@ -22,6 +24,7 @@ mod tests;
 pub mod worker;
 
 use std::ffi::OsString;
+use std::fs::File;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -36,6 +39,7 @@ use nix::fcntl::OFlag;
 use thiserror::Error;
 
 use crate::event::{Ctx, Event, Handler};
+pub use dir::{LogDir, OpenError};
 pub use sink::FileSink;
 use worker::{Job, Rotated, Shared, Worker};
 
@@ -43,26 +47,34 @@ use worker::{Job, Rotated, Shared, Worker};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RotateConfig {
     /// `--log-rotate`: the period.
-    pub period: Duration,
+    pub period: Option<Duration>,
+    /// `--log-max-size`: bytes.
+    pub max_size: Option<u64>,
     /// `--log-keep`: archives kept, the newest (default 5, at least 1).
     pub keep: usize,
 }
 
-/// Opens the `--io` file for the relay at `path`, with rotation when `rotation` is given: the sink
-/// and the archiver that goes on the loop with it. The one place rotation is set up.
+/// `--log-mode`'s default: the file and its archives readable and writable by their owner only.
+pub const DEFAULT_MODE: u32 = 0o600;
+
+/// Opens the `--io` file for the relay at `path` (created with exactly `mode`), with rotation when
+/// `rotation` is given: the sink and the archiver that goes on the loop with it (archives get
+/// `mode` too). The one place rotation is set up.
 ///
 /// # Errors
-/// `open(2)` failing: ENOENT for a missing directory, EACCES, EISDIR...
+/// [`OpenError`]: a symbolic link, a file with other hard links, `open(2)` failing (ENOENT for a
+/// missing directory, EACCES, EISDIR...).
 pub fn open(
     path: &Path,
+    mode: u32,
     rotation: Option<RotateConfig>,
-) -> io::Result<(FileSink, Option<Archiver>)> {
-    let mut sink = FileSink::open(path)?;
+) -> Result<(FileSink, Option<Archiver>), OpenError> {
+    let mut sink = FileSink::open(path, mode)?;
     let Some(cfg) = rotation else {
         return Ok((sink, None));
     };
-    let archiver = Archiver::new(sink.path().to_path_buf(), cfg.keep);
-    sink.enable_rotation(archiver.handoff(), cfg.period);
+    let archiver = Archiver::new(sink.dir(), cfg.keep, mode);
+    sink.enable_rotation(archiver.handoff(), cfg.period, cfg.max_size);
     Ok((sink, Some(archiver)))
 }
 
@@ -145,16 +157,23 @@ pub struct Handoff {
 }
 
 impl Handoff {
-    /// Queues `temp` (rotated out at `unix_secs`) for archiving. On failure (the gzip thread is gone,
+    /// Queues the file renamed to `temp` (in the log's directory; `file`: its fd, when readable;
+    /// `id`: its device and inode) at `unix_secs` for archiving. On failure (the gzip thread is gone,
     /// only at exit) the file stays on disk under its temporary name and the next run archives it.
-    pub fn send(&self, temp: PathBuf, unix_secs: u64) {
+    pub fn send(&self, temp: OsString, file: Option<File>, id: (u64, u64), unix_secs: u64) {
         self.shared.outstanding.fetch_add(1, Ordering::AcqRel);
-        if let Err(e) = self.tx.send(Job::Archive(Rotated { temp, unix_secs })) {
+        let job = Job::Archive(Rotated {
+            temp,
+            file,
+            id,
+            unix_secs,
+        });
+        if let Err(e) = self.tx.send(job) {
             self.shared.outstanding.fetch_sub(1, Ordering::AcqRel);
             if let Job::Archive(r) = e.0 {
                 crate::warn!(
                     "--log-rotate: no archiving thread; {} is kept for the next run",
-                    r.temp.display()
+                    r.temp.to_string_lossy()
                 );
             }
         }
@@ -204,8 +223,11 @@ const DONE: crate::event::Key = 0;
 
 /// The archives in flight: the gzip thread and its wake-up pipe, as a handler.
 pub struct Archiver {
-    path: PathBuf,
+    dir: Arc<LogDir>,
     keep: usize,
+    mode: u32,
+    /// What an earlier run left rotated out, for the worker to archive first.
+    leftovers: Vec<Rotated>,
     tx: Sender<Job>,
     rx: Option<Receiver<Job>>,
     shared: Arc<Shared>,
@@ -215,13 +237,16 @@ pub struct Archiver {
 }
 
 impl Archiver {
-    /// Archiving for `path`, keeping the newest `keep` archives (≥ 1; 0 is taken as 1). Nothing runs
-    /// until [`Handler::start`].
-    pub fn new(path: PathBuf, keep: usize) -> Archiver {
+    /// Archiving for the log in `dir`, keeping the newest `keep` archives (≥ 1; 0 is taken as 1),
+    /// each with `mode`. Looks for what an earlier run left half-rotated now, before anything is
+    /// rotated (a listing of the directory); nothing else runs until [`Handler::start`].
+    pub fn new(dir: Arc<LogDir>, keep: usize, mode: u32) -> Archiver {
         let (tx, rx) = mpsc::channel();
         Archiver {
-            path,
+            leftovers: worker::leftovers(&dir),
+            dir,
             keep: keep.max(1),
+            mode,
             tx,
             rx: Some(rx),
             shared: Arc::new(Shared::default()),
@@ -238,22 +263,26 @@ impl Archiver {
         }
     }
 
-    /// Makes the archive pipe and starts the gzip thread (which first archives files an earlier run
-    /// left half-rotated). The thread sleeps in `recv` until a rotation: no wakeups while idle.
+    /// Makes the archive pipe and starts the gzip thread (which first archives the files an earlier
+    /// run left half-rotated). The thread sleeps in `recv` until a rotation: no wakeups while idle.
     ///
     /// # Errors
-    /// Pipe creation, the thread failing to spawn, or an `--io` path without a file name
-    /// (`InvalidInput`).
+    /// Pipe creation or the thread failing to spawn.
     fn begin(&mut self) -> io::Result<OwnedFd> {
-        let (dir, base) = split_path(&self.path)
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
         let (rd, wr) = nix::unistd::pipe2(OFlag::O_NONBLOCK | OFlag::O_CLOEXEC)?;
         let Some(rx) = self.rx.take() else {
             return Ok(rd); // started before
         };
-        // One job for the recovery the thread begins with.
+        // One job for the leftovers the thread begins with.
         self.shared.outstanding.fetch_add(1, Ordering::AcqRel);
-        let w = Worker::new(dir, base, self.keep, self.shared.clone(), wr);
+        let w = Worker::new(
+            self.dir.clone(),
+            self.keep,
+            self.mode,
+            std::mem::take(&mut self.leftovers),
+            self.shared.clone(),
+            wr,
+        );
         let (gone_tx, gone_rx) = mpsc::channel::<()>();
         match std::thread::Builder::new()
             .name("dock-gzip".into())
@@ -307,7 +336,7 @@ impl Archiver {
             crate::warn!(
                 "--log-rotate: exiting while a rotated-out part of {} is still being archived: \
                  the next start archives it",
-                self.path.display()
+                self.dir.display(self.dir.base()).display()
             );
             return;
         }

@@ -1,66 +1,59 @@
-//! The `--io` file sink the relay writes to: opened `O_RDWR|O_APPEND|O_CREAT|O_CLOEXEC`, mode 0600
-//! (read access only to look at the last byte); dock owns the fd. With `--log-rotate`, the sink also
-//! keeps the schedule and does the switch: it is the only code that sees the bytes, so it is the only
-//! place that can rotate exactly at a line boundary. When a rotation is due, the next `write` that
-//! completes a line finishes it in the old file, renames that file to a temporary name in the same
-//! directory, reopens the path and writes the rest of the chunk to the new file, and the renamed file
-//! goes to the gzip thread ([`super::Handoff`]). No copy, no truncate: no line is lost and none is
-//! split between two files.
+//! The `--io` file sink the relay writes to: opened through the log's directory fd ([`LogDir`]),
+//! `O_RDWR|O_APPEND|O_NOFOLLOW` (read access only to look at the last byte); dock owns the fd.
+//! With rotation the sink also does the switch: it is the only code that sees the bytes, so it is
+//! the only place that can rotate exactly at a line boundary.
+//!
+//! - `--log-rotate`: when the period is due ([`FileSink::on_due`]; periods that divide a day fall on
+//!   UTC wall-clock boundaries, `rotate::clock`), the switch happens at once if the file ends at a
+//!   line boundary, else right after the `\n` that ends the line being written.
+//! - `--log-max-size`: before the line that would take the file past SIZE (judged on the bytes of it
+//!   at hand: a line arriving in pieces can take the file past SIZE by its later pieces), and after
+//!   a single line longer than SIZE, which is written whole.
+//! - The switch renames the file to a temporary name in the same directory, creates a new file at
+//!   the path with the old one's owner and mode, and hands the old fd to the gzip thread
+//!   ([`super::Handoff`]). No copy, no truncate: no line lost, none split between files.
+//! - Write failures (disk full, EIO) never reach the relay: the bytes are dropped and counted, the
+//!   rest of a line cut by a failure is dropped with it, and when writes work again a `\n` first
+//!   ends the cut line (a reader sees one short line, never two glued) and one line reports what
+//!   was lost. A due rotation does not wait for the end of a cut line.
 //!
 //! Registers nothing (regular files are always "ready"); the relay arms the schedule's deadline
 //! ([`FileSink::next_due`], [`FileSink::on_due`]).
-//!
-//! Contract with the relay: call [`FileSink::write`] for every chunk and never bypass the sink (no
-//! `splice(2)`) while [`FileSink::needs_bytes`] is true.
 
-use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
+use nix::fcntl::OFlag;
+use nix::sys::stat::{FileStat, SFlag};
+
+use super::dir::{file_type, LogDir, OpenError, Opened};
 use super::{log_error, Handoff, RotateError};
 
-/// How the file ends, for deciding when to rotate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Tail {
-    /// Nothing in it.
-    Empty,
-    /// The last byte is `\n`.
-    Boundary,
-    /// A line is being written.
-    MidLine,
-}
+mod schedule;
+mod write;
+use schedule::Schedule;
 
-impl Tail {
-    fn from_nl(nl: bool) -> Tail {
-        if nl {
-            Tail::Boundary
-        } else {
-            Tail::MidLine
-        }
-    }
-}
-
-/// What is at the `--io` path when a rotation is due.
-enum AtPath {
-    /// The file dock writes: rename it.
-    Ours,
-    /// Nothing, or another file: reopen the path.
-    Gone,
-    /// Something dock must not touch (logged): no rotation.
-    Refused,
+/// Output lost to failed writes since the first failure of a run.
+#[derive(Debug)]
+struct Loss {
+    bytes: u64,
+    lines: u64,
 }
 
 /// Rotation state, present once rotation is enabled.
 #[derive(Debug)]
 struct Rotation {
     handoff: Handoff,
-    /// The period (`--log-rotate`).
-    period: Duration,
-    /// When the next rotation is due; set when the relay starts the schedule.
-    next: Option<Instant>,
+    /// `--log-rotate`'s schedule.
+    schedule: Option<Schedule>,
+    /// `--log-max-size`, bytes.
+    max_size: Option<u64>,
+    /// After a failed size rotation, the size at which to try again (not at every line).
+    size_retry_at: u64,
     /// A rotation was asked for and waits for the end of the current line.
     pending: bool,
     /// Tells apart temporary names made within one second.
@@ -70,143 +63,139 @@ struct Rotation {
 /// The open log file.
 #[derive(Debug)]
 pub struct FileSink {
-    file: File,
+    dir: Arc<LogDir>,
     path: PathBuf,
+    file: File,
     /// The fd was opened with read access, so the file's last byte can be read back.
     readable: bool,
-    /// The last byte written through [`FileSink::write`] was `\n`, or nothing was written. Only used
-    /// when the fd is write-only (the file's mode denied read access).
-    last_nl: bool,
+    /// (device, inode) of the open file.
+    id: (u64, u64),
+    /// Mode of files dock creates (`--log-mode`).
+    mode: u32,
+    /// Bytes in the file: its size when opened plus what dock wrote.
+    size: u64,
+    /// What the relay handed over so far ends at a line boundary.
+    at_line_start: bool,
+    /// The file's last byte (written) is `\n`, or the file is empty.
+    file_at_line_start: bool,
+    /// Dropping input until the end of the line a failed write cut.
+    skipping: bool,
+    /// Writes are failing: what was dropped since they started to.
+    loss: Option<Loss>,
     rotation: Option<Rotation>,
 }
 
-/// Opens the log: read access too for a regular file (to check its last byte), write-only for
-/// anything else (a tty, a FIFO: reading them has side effects, and they are never rotated).
-fn open_file(path: &Path) -> io::Result<(File, bool)> {
-    let regular = std::fs::metadata(path).map_or(true, |m| m.is_file());
-    let open = |read| {
-        OpenOptions::new()
-            .read(read)
-            .append(true)
-            .create(true)
-            .mode(0o600)
-            .custom_flags(libc::O_CLOEXEC)
-            .open(path)
-    };
-    if !regular {
-        return open(false).map(|f| (f, false));
-    }
-    match open(true) {
-        Ok(f) => Ok((f, true)),
-        // An existing file may be write-only for us (mode 0200): append anyway.
-        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => open(false).map(|f| (f, false)),
-        Err(e) => Err(e),
-    }
-}
-
 impl FileSink {
-    /// Opens (creating, mode 0600) `path` for appending. A relative path is made absolute first, so a
-    /// later `chdir` does not move rotation elsewhere.
+    /// Opens (creating it with exactly `mode`) `path` for appending, refusing a symbolic link and a
+    /// file with other hard links.
     ///
     /// # Errors
-    /// `open(2)` failing: ENOENT for a missing directory, EACCES, EISDIR...
-    pub fn open(path: &Path) -> io::Result<FileSink> {
-        let path = std::path::absolute(path)?;
-        let (file, readable) = open_file(&path)?;
-        Ok(FileSink {
-            file,
+    /// [`OpenError`]: a link, hard links, or `open(2)` failing (ENOENT for a missing directory...).
+    pub fn open(path: &Path, mode: u32) -> Result<FileSink, OpenError> {
+        let dir = Arc::new(LogDir::open(path)?);
+        let opened = dir.open_log(mode, true)?;
+        let path = dir.display(dir.base());
+        let mut sink = FileSink {
+            dir,
             path,
-            readable,
-            last_nl: true,
+            file: opened.file,
+            readable: opened.readable,
+            id: (0, 0),
+            mode,
+            size: 0,
+            at_line_start: true,
+            file_at_line_start: true,
+            skipping: false,
+            loss: None,
             rotation: None,
-        })
+        };
+        sink.measure(&opened.stat);
+        Ok(sink)
     }
 
-    /// Writes `buf`, returning how much was written. When a rotation is pending and `buf` holds a
-    /// `\n`, the bytes up to and including it go to the old file, then the switch happens and the rest
-    /// goes to the new file. Rotation problems are logged, never returned: output goes on regardless.
-    ///
-    /// # Errors
-    /// `write(2)` failing (ENOSPC, EIO).
-    pub fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if self.rotation.as_ref().is_some_and(|r| r.pending) {
-            if let Some(i) = buf.iter().position(|&b| b == b'\n') {
-                let n = self.write_raw(&buf[..=i])?;
-                if n <= i {
-                    return Ok(n); // short write: the line is not complete yet
-                }
-                self.switch();
-                if n == buf.len() {
-                    return Ok(n);
-                }
-                // The first part is written: report it even if the rest fails now; the caller's
-                // next call gets the error.
-                return Ok(n + self.write_raw(&buf[n..]).unwrap_or(0));
+    /// Makes `o` the file written from now on; returns the one written until now.
+    fn adopt(&mut self, o: Opened) -> File {
+        let old = std::mem::replace(&mut self.file, o.file);
+        self.readable = o.readable;
+        self.measure(&o.stat);
+        old
+    }
+
+    /// Size, identity and tail of the file just opened (`st`: its fstat).
+    fn measure(&mut self, st: &FileStat) {
+        self.id = (st.st_dev, st.st_ino);
+        self.size = u64::try_from(st.st_size).unwrap_or(0);
+        self.file_at_line_start = true;
+        if self.size > 0 && self.readable {
+            let mut b = [0u8; 1];
+            if let Ok(1) = self.file.read_at(&mut b, self.size - 1) {
+                self.file_at_line_start = b[0] == b'\n';
             }
         }
-        self.write_raw(buf)
     }
 
-    fn write_raw(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.file.write(buf)?;
-        if n > 0 {
-            self.last_nl = buf[n - 1] == b'\n';
-        }
-        Ok(n)
+    /// The log's directory (shared with the gzip thread).
+    pub fn dir(&self) -> Arc<LogDir> {
+        self.dir.clone()
     }
 
-    /// The relay must hand every byte to [`FileSink::write`] (no `splice`): true once rotation is
-    /// enabled.
-    pub fn needs_bytes(&self) -> bool {
-        self.rotation.is_some()
-    }
-
-    /// Turns rotation on, every `period`: rotated-out files go to `handoff`.
-    pub fn enable_rotation(&mut self, handoff: Handoff, period: Duration) {
+    /// Turns rotation on: every `period` (wall-clock aligned when it divides a day) and/or before the
+    /// file passes `max_size` bytes; rotated-out files go to `handoff`.
+    pub fn enable_rotation(
+        &mut self,
+        handoff: Handoff,
+        period: Option<Duration>,
+        max_size: Option<u64>,
+    ) {
         self.rotation = Some(Rotation {
             handoff,
-            period,
-            next: None,
+            schedule: period.map(Schedule::new),
+            max_size,
+            size_retry_at: 0,
             pending: false,
             counter: 0,
         });
     }
 
-    /// When the next rotation is due (`None` without rotation). The first call starts the schedule:
-    /// a period from now, then every period from there, as a periodic timer would.
+    /// When the next timed rotation is due (`None` without `--log-rotate`).
     pub fn next_due(&mut self) -> Option<Instant> {
-        let rot = self.rotation.as_mut()?;
-        Some(*rot.next.get_or_insert_with(|| Instant::now() + rot.period))
+        self.rotation
+            .as_mut()?
+            .schedule
+            .as_mut()
+            .map(Schedule::next)
     }
 
     /// The deadline of [`FileSink::next_due`] passed: rotate (now or at the next line boundary) and
-    /// retry archives that failed before; the schedule moves to the next period after `now` (periods
-    /// missed while dock was stopped count once, as a timerfd's expirations do).
+    /// retry archives that failed before, unless the wall clock says the boundary is not there yet.
     pub fn on_due(&mut self, now: Instant) {
         let Some(rot) = &mut self.rotation else {
             return;
         };
-        if let Some(next) = &mut rot.next {
-            while *next <= now {
-                *next += rot.period;
-            }
+        let Some(s) = &mut rot.schedule else { return };
+        if !s.due(now) {
+            return;
         }
         rot.handoff.retry_failed();
         self.request_rotation();
     }
 
-    /// Asks for a rotation: done now if the file ends at a line boundary (its last byte is `\n`), else
-    /// by the `write` that completes the current line. An empty file is not rotated (an idle child
-    /// would otherwise push real archives out with empty ones). Without rotation enabled, nothing.
+    /// Asks for a rotation: done now if the file ends at a line boundary (its last byte is `\n`) or
+    /// a failed write cut its last line, else by the `write` that completes the current line. An
+    /// empty file is not rotated (an idle child would otherwise push real archives out with empty
+    /// ones). Without rotation enabled, nothing.
     pub fn request_rotation(&mut self) {
-        let tail = self.tail();
+        let (empty, boundary) = self.tail();
+        let cut = self.loss.is_some() || self.skipping;
         let Some(rot) = &mut self.rotation else {
             return;
         };
-        match tail {
-            Tail::Empty => rot.pending = false,
-            Tail::Boundary => self.switch(),
-            Tail::MidLine => rot.pending = true,
+        if empty {
+            rot.pending = false;
+        } else if boundary || cut {
+            self.switch();
+        } else {
+            rot.pending = true;
         }
     }
 
@@ -215,106 +204,111 @@ impl FileSink {
         self.rotation.as_ref().is_some_and(|r| r.pending)
     }
 
-    /// How the file ends. Reads its last byte when it can, so bytes that reached the file without
-    /// [`FileSink::write`] (a `splice` before rotation was enabled) count too.
-    fn tail(&self) -> Tail {
+    /// (empty, ends with `\n`). Reads the file's last byte when it can, so bytes that reached the
+    /// file without [`FileSink::write`] (another writer) count too.
+    fn tail(&self) -> (bool, bool) {
         let len = match self.file.metadata() {
             Ok(m) => m.len(),
-            Err(_) => return Tail::from_nl(self.last_nl),
+            Err(_) => return (self.size == 0, self.file_at_line_start),
         };
         if len == 0 {
-            return Tail::Empty;
+            return (true, true);
         }
         let mut b = [0u8; 1];
         match self.readable.then(|| self.file.read_at(&mut b, len - 1)) {
-            Some(Ok(1)) => Tail::from_nl(b[0] == b'\n'),
-            _ => Tail::from_nl(self.last_nl),
+            Some(Ok(1)) => (false, b[0] == b'\n'),
+            _ => (false, self.file_at_line_start),
         }
     }
 
-    /// Rename + reopen + hand-off. Any failure is logged and leaves output going to a file: the old one
-    /// (the next period retries) or, if the rename worked but the reopen did not, the old one moved back.
+    /// Rename + new file + hand-off. Any failure is logged and leaves output going to a file: the
+    /// old one (the next period retries) or, if the rename worked but no new file could be made,
+    /// the old one moved back.
     fn switch(&mut self) {
         let Some(rot) = &mut self.rotation else {
             return;
         };
         rot.pending = false;
-        let (dir, base) = match super::split_path(&self.path) {
-            Ok(x) => x,
-            Err(e) => return log_error(&e),
+        let Some(old) = self.at_path() else {
+            return self.defer_size_rotation();
         };
-        match self.at_path() {
-            AtPath::Ours => {}
-            AtPath::Gone => return self.reopen_in_place(),
-            AtPath::Refused => return,
+        if !self.file_at_line_start && self.loss.is_some() {
+            // A failed write cut the last line: end it, if there is room now.
+            let _ = self.write_all(b"\n");
         }
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        if let Some(temp) = self.rename_out(&dir, &base, now) {
-            self.reopen_after(temp, now);
+        let now = super::clock::unix_now().as_secs();
+        let Some(temp) = self.rename_out(now) else {
+            return self.defer_size_rotation();
+        };
+        self.reopen_after(temp, now, &old);
+    }
+
+    /// No rotation happened (the path is not the file, not a regular file, or the rename was
+    /// refused): the size rule asks again once the file has grown by another SIZE, not at every
+    /// line, so the reason is not logged line after line.
+    fn defer_size_rotation(&mut self) {
+        if let Some(rot) = &mut self.rotation {
+            rot.size_retry_at = self.size + rot.max_size.unwrap_or(0);
         }
     }
 
-    /// Is the file at the path still ours? Someone may have deleted or moved it (then reopening is
-    /// all there is to do), or put a symlink there (renaming would move the link, not the log).
-    fn at_path(&self) -> AtPath {
-        let ours = match self.file.metadata() {
+    /// The open file's `fstat` if the file at the path is still it; otherwise `None`, after
+    /// reopening the path if the file was moved or deleted from under dock.
+    fn at_path(&mut self) -> Option<FileStat> {
+        let ours = match nix::sys::stat::fstat(&self.file) {
             // Never rename a device node or a FIFO (`--io /dev/console`).
-            Ok(m) if !m.is_file() => {
+            Ok(st) if file_type(&st) != SFlag::S_IFREG => {
                 crate::warn!(
                     "--log-rotate: {} is not a regular file; not rotated",
                     self.path.display()
                 );
-                return AtPath::Refused;
+                return None;
             }
-            Ok(m) => (m.dev(), m.ino()),
+            Ok(st) => st,
             Err(e) => {
                 crate::warn!("--log-rotate: fstat {}: {e}", self.path.display());
-                return AtPath::Refused;
+                return None;
             }
         };
-        match std::fs::symlink_metadata(&self.path) {
-            Ok(m) if m.file_type().is_symlink() => {
+        match self.dir.stat(self.dir.base()) {
+            Ok(st) if file_type(&st) == SFlag::S_IFLNK => {
                 crate::warn!(
-                    "--log-rotate: {} is a symbolic link; not rotated",
+                    "--log-rotate: {} is now a symbolic link; not rotated, not followed",
                     self.path.display()
                 );
-                AtPath::Refused
+                None
             }
-            Ok(m) if (m.dev(), m.ino()) == ours => AtPath::Ours,
+            Ok(st) if (st.st_dev, st.st_ino) == self.id => Some(ours),
             Err(e) if e.kind() != io::ErrorKind::NotFound => {
                 crate::warn!("--log-rotate: stat {}: {e}", self.path.display());
-                AtPath::Refused
+                None
             }
             Ok(_) | Err(_) => {
                 crate::warn!(
                     "--log-rotate: {} was moved or deleted from under dock; reopening it",
                     self.path.display()
                 );
-                AtPath::Gone
+                self.reopen_in_place();
+                None
             }
         }
     }
 
-    /// Renames the live file to a free temporary name in `dir` (never replacing anything).
-    fn rename_out(&mut self, dir: &Path, base: &std::ffi::OsStr, now: u64) -> Option<PathBuf> {
+    /// Renames the live file to a free temporary name (never replacing anything).
+    fn rename_out(&mut self, now: u64) -> Option<std::ffi::OsString> {
         let rot = self.rotation.as_mut()?;
+        let base = self.dir.base().as_encoded_bytes();
         let mut attempt = 0;
         loop {
-            let temp = dir.join(std::ffi::OsStr::from_bytes(&super::name::temp_name(
-                base.as_bytes(),
-                now,
-                rot.counter,
-            )));
+            let temp = super::dir::os(&super::name::temp_name(base, now, rot.counter)).to_owned();
             rot.counter += 1;
-            match crate::sys::fs::rename_noreplace(&self.path, &temp) {
+            match self.dir.rename_noreplace(self.dir.base(), &temp) {
                 Ok(()) => return Some(temp),
                 Err(e) if e.raw_os_error() == Some(libc::EEXIST) && attempt < 64 => attempt += 1,
                 Err(source) => {
                     log_error(&RotateError::Rename {
                         from: self.path.clone(),
-                        to: temp,
+                        to: self.dir.display(&temp),
                         source,
                     });
                     return None;
@@ -323,17 +317,34 @@ impl FileSink {
         }
     }
 
-    /// After the rename: a new file at the path, and the renamed one to the gzip thread; if the path
-    /// cannot be reopened, the renamed file is moved back so output goes on into it.
-    fn reopen_after(&mut self, temp: PathBuf, now: u64) {
-        match open_file(&self.path) {
-            Ok((f, readable)) => {
-                // The old fd closes here; every byte written to it is in the renamed file.
-                self.file = f;
-                self.readable = readable;
-                self.last_nl = true;
+    /// After the rename: a new file at the path with the old one's owner and mode, and the old fd
+    /// to the gzip thread. If the path cannot be created (something appeared there meanwhile: it is
+    /// not opened), the renamed file is moved back, or output goes on into it.
+    fn reopen_after(&mut self, temp: std::ffi::OsString, now: u64, old: &FileStat) {
+        let mode = old.st_mode & 0o7777;
+        let created = self
+            .dir
+            .create(self.dir.base(), mode, OFlag::O_RDWR | OFlag::O_APPEND)
+            .and_then(|f| {
+                keep_owner(&f, old);
+                let stat = nix::sys::stat::fstat(&f)?;
+                Ok(Opened {
+                    file: f,
+                    readable: true,
+                    stat,
+                    created: true,
+                })
+            });
+        match created {
+            Ok(o) => {
+                // Every byte written to the old fd is in the renamed file: it goes to the gzip
+                // thread, which reads it from that fd (no path to swap for a link meanwhile).
+                let old_id = self.id;
+                let old_readable = self.readable;
+                let old_file = self.adopt(o);
                 if let Some(rot) = &self.rotation {
-                    rot.handoff.send(temp, now);
+                    rot.handoff
+                        .send(temp, old_readable.then_some(old_file), old_id, now);
                 }
             }
             Err(source) => {
@@ -341,15 +352,15 @@ impl FileSink {
                     path: self.path.clone(),
                     source,
                 });
-                if let Err(source) = crate::sys::fs::rename_noreplace(&temp, &self.path) {
+                if let Err(source) = self.dir.rename_noreplace(&temp, self.dir.base()) {
                     log_error(&RotateError::Rename {
-                        from: temp.clone(),
+                        from: self.dir.display(&temp),
                         to: self.path.clone(),
                         source,
                     });
                     crate::warn!(
                         "--log-rotate: output goes on into {}; the next run archives it",
-                        temp.display()
+                        self.dir.display(&temp).display()
                     );
                 }
             }
@@ -357,16 +368,11 @@ impl FileSink {
     }
 
     fn reopen_in_place(&mut self) {
-        match open_file(&self.path) {
-            Ok((f, readable)) => {
-                self.file = f;
-                self.readable = readable;
-                self.last_nl = true;
+        match self.dir.open_log(self.mode, true) {
+            Ok(o) => {
+                self.adopt(o);
             }
-            Err(source) => log_error(&RotateError::Reopen {
-                path: self.path.clone(),
-                source,
-            }),
+            Err(e) => crate::warn!("--log-rotate: reopen: {}", crate::log::chain(&e)),
         }
     }
 
@@ -375,10 +381,21 @@ impl FileSink {
         &self.path
     }
 
-    /// The open file, e.g. as a `splice(2)` target while [`FileSink::needs_bytes`] is false.
+    /// The open file.
     pub fn file(&self) -> &File {
         &self.file
     }
+}
+
+/// The new file gets the old one's owner and group (dock created it as itself). Only root may
+/// give a file away (EPERM otherwise): then it stays dock's, as before.
+fn keep_owner(f: &File, old: &FileStat) {
+    use nix::unistd::{Gid, Uid};
+    let _ = nix::unistd::fchown(
+        f,
+        Some(Uid::from_raw(old.st_uid)),
+        Some(Gid::from_raw(old.st_gid)),
+    );
 }
 
 #[cfg(test)]

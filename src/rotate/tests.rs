@@ -9,22 +9,38 @@ use std::time::Instant;
 use super::*;
 use crate::event::Loop;
 use crate::rotate::name::parse_archive_name;
+use std::sync::Arc;
 
 const HOUR: Duration = Duration::from_secs(3600);
+
+/// An archiver for `path`, not started.
+fn archiver(path: &Path, keep: usize) -> Archiver {
+    Archiver::new(Arc::new(LogDir::open(path).unwrap()), keep, 0o600)
+}
 
 /// A loop running an archiver for `path`.
 fn started(path: &Path, keep: usize) -> (Loop, Rc<RefCell<Archiver>>) {
     let mut lp = Loop::new().unwrap();
-    let (rot, _) = lp.add_shared(Archiver::new(path.to_path_buf(), keep));
+    let (rot, _) = lp.add_shared(archiver(path, keep));
     lp.start();
     (lp, rot)
 }
 
 /// A sink on `path` handing rotated files to `rot`.
 fn sink_for(path: &Path, rot: &Rc<RefCell<Archiver>>) -> FileSink {
-    let mut sink = FileSink::open(path).unwrap();
-    sink.enable_rotation(rot.borrow().handoff(), HOUR);
+    let mut sink = FileSink::open(path, 0o600).unwrap();
+    sink.enable_rotation(rot.borrow().handoff(), Some(HOUR), None);
     sink
+}
+
+/// Hands the file `name` in `d` (rotated out at `secs`) to the archiver, as the sink does.
+fn send(rot: &Rc<RefCell<Archiver>>, d: &Path, name: &str, secs: u64) {
+    use std::os::unix::fs::MetadataExt;
+    let f = std::fs::File::open(d.join(name)).unwrap();
+    let m = f.metadata().unwrap();
+    rot.borrow()
+        .handoff()
+        .send(name.into(), Some(f), (m.dev(), m.ino()), secs);
 }
 
 fn tmpdir(tag: &str) -> PathBuf {
@@ -68,7 +84,7 @@ fn names(d: &Path) -> BTreeSet<String> {
         .collect()
 }
 
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::ffi::OsStrExt;
 
 #[test]
 fn rotations_become_archives_in_order_and_retention_keeps_the_newest() {
@@ -90,7 +106,7 @@ fn rotations_become_archives_in_order_and_retention_keeps_the_newest() {
             sink.write(format!("line {line}\n").as_bytes()).unwrap();
             line += 1;
         }
-        sink.on_due(Instant::now());
+        sink.request_rotation();
     }
     sink.write(b"current\n").unwrap();
     wait_idle(&mut lp, &rot);
@@ -124,16 +140,31 @@ fn rotations_become_archives_in_order_and_retention_keeps_the_newest() {
 }
 
 /// An archive that cannot finish (its input is a FIFO nobody writes, so the gzip thread blocks in
-/// `open`) must not hold dock's exit past the deadline; the file stays for the next start.
+/// `read`) must not hold dock's exit past the deadline; the file stays for the next start.
 #[test]
 fn finish_gives_up_on_an_archive_at_the_deadline() {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
     let d = tmpdir("finish-bound");
     let path = d.join("app.log");
-    let stuck = d.join(OsString::from_vec(name::temp_name(b"app.log", 1, 0)));
+    let stuck = d.join("stuck-fifo");
     nix::unistd::mkfifo(&stuck, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    // A writer held open (O_RDWR does not block), so the reader's `read` waits for data.
+    let writer = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&stuck)
+        .unwrap();
+    let reader = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(0)
+        .open(&stuck)
+        .unwrap();
+    let m = reader.metadata().unwrap();
     let mut lp = Loop::new().unwrap();
-    let mut rot = Archiver::new(path.clone(), 5);
+    let mut rot = archiver(&path, 5);
     lp.with_ctx(0, |cx| rot.start(cx));
+    rot.handoff()
+        .send("stuck-fifo".into(), Some(reader), (m.dev(), m.ino()), 1);
     let (tx, rx) = std::sync::mpsc::channel();
     let waiter = std::thread::spawn(move || {
         rot.finish_by(Instant::now() + Duration::from_millis(200));
@@ -149,12 +180,7 @@ fn finish_gives_up_on_an_archive_at_the_deadline() {
         "the unarchived file stays for the next start"
     );
     // Release the gzip thread: it reads the FIFO's EOF and archives an empty file.
-    drop(
-        std::fs::OpenOptions::new()
-            .write(true)
-            .open(&stuck)
-            .unwrap(),
-    );
+    drop(writer);
     drop(rot);
     std::fs::remove_dir_all(&d).unwrap();
 }
@@ -169,7 +195,7 @@ fn finish_completes_the_archive_in_progress() {
     for _ in 0..64 {
         sink.write(chunk.as_bytes()).unwrap();
     }
-    sink.on_due(Instant::now());
+    sink.request_rotation();
     rot.borrow_mut()
         .finish_by(Instant::now() + Duration::from_secs(30));
     assert!(rot.borrow().idle());
@@ -210,7 +236,7 @@ fn a_rotated_file_deleted_before_archiving_is_skipped() {
     wait_idle(&mut lp, &rot);
     rot.borrow()
         .handoff()
-        .send(d.join(".app.log.rotated-1-0"), 1);
+        .send(".app.log.rotated-1-0".into(), None, (0, 0), 1);
     wait_idle(&mut lp, &rot);
     assert!(archives(&d).is_empty());
     rot.borrow_mut()
@@ -225,13 +251,9 @@ fn archives_keep_the_rotation_time_and_a_valid_gzip_header() {
     let (mut lp, rot) = started(&path, 5);
     wait_idle(&mut lp, &rot); // recovery done: the files below are new rotations
     std::fs::write(d.join(".app.log.rotated-1709251199-0"), "x\n").unwrap();
-    rot.borrow()
-        .handoff()
-        .send(d.join(".app.log.rotated-1709251199-0"), 1_709_251_199);
+    send(&rot, &d, ".app.log.rotated-1709251199-0", 1_709_251_199);
     std::fs::write(d.join(".app.log.rotated-1709251199-1"), "y\n").unwrap();
-    rot.borrow()
-        .handoff()
-        .send(d.join(".app.log.rotated-1709251199-1"), 1_709_251_199);
+    send(&rot, &d, ".app.log.rotated-1709251199-1", 1_709_251_199);
     wait_idle(&mut lp, &rot);
     let left = names(&d);
     assert!(left.contains("app.log_20240229235959.gz"), "{left:?}");
@@ -252,23 +274,23 @@ fn archives_keep_the_rotation_time_and_a_valid_gzip_header() {
 }
 
 #[test]
-fn the_schedule_moves_by_whole_periods_and_rotates_on_due() {
+fn without_a_period_there_is_no_schedule() {
     let d = tmpdir("timer");
     let path = d.join("app.log");
     let (mut lp, rot) = started(&path, 5);
     wait_idle(&mut lp, &rot);
-    let mut sink = FileSink::open(&path).unwrap();
+    let mut sink = FileSink::open(&path, 0o600).unwrap();
     assert_eq!(sink.next_due(), None, "no rotation, no schedule");
-    let period = Duration::from_millis(10);
-    sink.enable_rotation(rot.borrow().handoff(), period);
+    sink.enable_rotation(rot.borrow().handoff(), None, Some(1 << 20));
+    assert_eq!(sink.next_due(), None, "size only: no schedule");
+    sink.enable_rotation(rot.borrow().handoff(), Some(HOUR), None);
     let first = sink.next_due().unwrap();
     assert_eq!(sink.next_due(), Some(first), "the schedule starts once");
     sink.write(b"a\n").unwrap();
-    // Late by two and a half periods: the missed ones count once, the next is on the grid.
-    sink.on_due(first + period * 2 + period / 2);
-    assert_eq!(sink.next_due(), Some(first + period * 3));
+    // Served before the boundary (a clock set back): nothing happens.
+    sink.on_due(Instant::now());
     wait_idle(&mut lp, &rot);
-    assert_eq!(archives(&d).len(), 1);
+    assert!(archives(&d).is_empty());
     rot.borrow_mut()
         .finish_by(Instant::now() + Duration::from_secs(30));
     std::fs::remove_dir_all(&d).unwrap();
@@ -296,7 +318,7 @@ fn a_failed_archive_is_kept_and_retried_at_the_next_period() {
     std::fs::create_dir(&blocker).unwrap();
     let temp = d.join(".app.log.rotated-1709251199-0");
     std::fs::write(&temp, "kept\n").unwrap();
-    rot.borrow().handoff().send(temp.clone(), 1_709_251_199);
+    send(&rot, &d, ".app.log.rotated-1709251199-0", 1_709_251_199);
     wait_idle(&mut lp, &rot);
     assert!(archives(&d).is_empty());
     assert_eq!(
@@ -307,14 +329,72 @@ fn a_failed_archive_is_kept_and_retried_at_the_next_period() {
     assert_eq!(rot.borrow().shared.failed.load(Ordering::Acquire), 1);
     // The next period retries (an empty current file: nothing new to rotate).
     std::fs::remove_dir(&blocker).unwrap();
-    let mut sink = sink_for(&path, &rot);
-    sink.on_due(Instant::now());
+    rot.borrow().handoff().retry_failed();
     wait_idle(&mut lp, &rot);
     let a = archives(&d);
     assert_eq!(a.len(), 1);
     assert_eq!(gunzip(&a[0]), b"kept\n");
     assert!(!temp.exists());
     assert_eq!(rot.borrow().shared.failed.load(Ordering::Acquire), 0);
+    rot.borrow_mut()
+        .finish_by(Instant::now() + Duration::from_secs(30));
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+#[test]
+fn a_planted_archive_name_is_skipped_and_never_counted() {
+    // Issue 16.5: the newest possible name, planted by another user, stopped archiving for good.
+    let d = tmpdir("planted");
+    let path = d.join("app.log");
+    let planted = d.join("app.log_99991231235959-4294967295.gz");
+    std::fs::write(&planted, "not dock's").unwrap();
+    let nobody = nix::unistd::Uid::from_raw(65534);
+    let mine = nix::unistd::geteuid() != nobody
+        && nix::unistd::chown(&planted, Some(nobody), None).is_ok();
+    let (mut lp, rot) = started(&path, 2);
+    wait_idle(&mut lp, &rot);
+    let mut sink = sink_for(&path, &rot);
+    for i in 0..4 {
+        sink.write(format!("{i}\n").as_bytes()).unwrap();
+        sink.request_rotation();
+        wait_idle(&mut lp, &rot);
+    }
+    let a = archives(&d);
+    assert!(a.contains(&planted));
+    let own: Vec<_> = a.iter().filter(|p| **p != planted).collect();
+    if mine {
+        // Retention keeps the newest two of dock's own; the planted file is left alone.
+        assert_eq!(own.len(), 2, "{:?}", names(&d));
+        let texts: Vec<Vec<u8>> = own.iter().map(|p| gunzip(p)).collect();
+        assert_eq!(texts, [b"2\n".to_vec(), b"3\n".to_vec()]);
+    } else {
+        assert!(!own.is_empty());
+    }
+    assert_eq!(std::fs::read(&planted).unwrap(), b"not dock's");
+    assert!(
+        !names(&d).iter().any(|n| n.starts_with(".app.log.rotated")),
+        "{:?}",
+        names(&d)
+    );
+    rot.borrow_mut()
+        .finish_by(Instant::now() + Duration::from_secs(30));
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+#[test]
+fn planted_links_are_never_archived_read_or_followed() {
+    // Issue 16.1: a `.app.log.rotated-*` link to a root-only file was archived at the next start.
+    let d = tmpdir("planted-link");
+    let path = d.join("app.log");
+    let secret = d.join("secret");
+    std::fs::write(&secret, "root only\n").unwrap();
+    std::os::unix::fs::symlink(&secret, d.join(".app.log.rotated-5-0")).unwrap();
+    std::fs::hard_link(&secret, d.join(".app.log.rotated-6-0")).unwrap();
+    let (mut lp, rot) = started(&path, 5);
+    wait_idle(&mut lp, &rot);
+    assert!(archives(&d).is_empty(), "{:?}", names(&d));
+    assert!(d.join(".app.log.rotated-5-0").exists());
+    assert_eq!(std::fs::read(&secret).unwrap(), b"root only\n");
     rot.borrow_mut()
         .finish_by(Instant::now() + Duration::from_secs(30));
     std::fs::remove_dir_all(&d).unwrap();

@@ -7,7 +7,7 @@
 //!
 //! Registers nothing.
 
-use std::collections::HashSet;
+use std::collections::BTreeSet;
 
 use nix::errno::Errno;
 use nix::sys::signal::{kill, Signal};
@@ -86,7 +86,7 @@ impl Tree {
 /// walk finds nobody new (kill(-1) as PID 1 has no such gap: fork fails or restarts once the parent
 /// has a signal pending, kernel/fork.c).
 fn walk_and_signal(sig: Signal, wake: Option<Signal>) {
-    let mut sent = HashSet::new();
+    let mut sent = BTreeSet::new();
     for _ in 0..WALKS {
         let mut new = crate::procfs::descendants_of(nix::unistd::getpid().as_raw());
         new.retain(|p| !sent.contains(p));

@@ -265,7 +265,7 @@ fn group_list(user: &str, gid: u32, group_file: &str) -> Vec<u32> {
     // Keyed as i32, bit for bit: the set type dock already uses for pids (one copy of the code).
     let key = |g: u32| i32::from_ne_bytes(g.to_ne_bytes());
     let mut groups = vec![gid];
-    let mut seen = std::collections::HashSet::from([key(gid)]);
+    let mut seen = std::collections::BTreeSet::from([key(gid)]);
     for g in group_file.lines().filter_map(parse_group_line) {
         if g.members.contains(&user) && seen.insert(key(g.gid)) {
             groups.push(g.gid);

@@ -4,7 +4,6 @@
 //!
 //! Registers nothing. Built only when a TLS URL is given, so a plain dock never pays for it.
 
-use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -68,8 +67,10 @@ pub fn client_config(
                 path: path.to_path_buf(),
                 reason,
             };
-            let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
-                .map_err(|e| err(e.to_string()))?
+            // Read whole, then the slice parser the command line's check uses too (one copy of it).
+            let text = std::fs::read(path).map_err(|e| err(crate::log::reason(&e)))?;
+            let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&text)
+                .map(|c| c.map(CertificateDer::into_owned))
                 .collect::<Result<_, _>>()
                 .map_err(|e| err(e.to_string()))?;
             if certs.is_empty() {
@@ -119,15 +120,6 @@ pub fn describe(e: &rustls::Error) -> String {
             | PeerIncompatible::ServerDoesNotSupportTls12Or13,
         ) => format!("{e} (dock offers {OFFER})"),
         _ => e.to_string(),
-    }
-}
-
-/// [`describe`] for the `io::Error` rustls' `complete_io` returns (a rustls error inside
-/// `InvalidData`); other errors as they display.
-pub fn describe_io(e: &io::Error) -> String {
-    match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
-        Some(tls) => describe(tls),
-        None => e.to_string(),
     }
 }
 
@@ -354,8 +346,6 @@ mod tests {
             describe(&refused),
             format!("received fatal alert: ProtocolVersion (dock offers {OFFER})")
         );
-        let wrapped = io::Error::new(io::ErrorKind::InvalidData, refused);
-        assert!(describe_io(&wrapped).ends_with(&format!("(dock offers {OFFER})")));
         let other = rustls::Error::AlertReceived(AlertDescription::BadCertificate);
         assert_eq!(describe(&other), other.to_string());
         // What webpki says of a self-signed CA presented as the server's own certificate.
@@ -364,6 +354,5 @@ mod tests {
         ));
         assert_eq!(describe(&ca), CA_AS_SERVER);
         assert!(!describe(&ca).contains("OtherError"));
-        assert_eq!(describe_io(&io::Error::other("x")), "x");
     }
 }

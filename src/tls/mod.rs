@@ -9,7 +9,7 @@ mod client;
 use std::path::PathBuf;
 
 #[cfg(feature = "tls")]
-pub use client::{client_config, describe, describe_io, server_name, TlsError};
+pub use client::{client_config, describe, server_name, TlsError};
 
 /// `--ca-file` and `--insecure`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -6,9 +6,11 @@
 
 mod core;
 mod engines;
+mod faults;
 mod hook;
 mod input;
 mod io;
+mod logs;
 #[cfg(feature = "tls")]
 mod pki;
 mod ports;

@@ -14,7 +14,14 @@ impl Handler for Alone {
         self.0.register(cx, 0).unwrap();
     }
     fn on_event(&mut self, cx: &mut Ctx<'_>, ev: Event) {
-        self.0.on_event(Some(cx), ev, &mut self.1);
+        if self.0.on_event(Some(cx), ev, &mut self.1) {
+            cx.arm(0, std::time::Instant::now());
+        }
+    }
+    fn on_deadline(&mut self, cx: &mut Ctx<'_>, _key: crate::event::Key) {
+        if self.0.run(Some(cx), &mut self.1) {
+            cx.arm(0, std::time::Instant::now());
+        }
     }
 }
 
@@ -26,7 +33,14 @@ fn shell_round_trip_then_eio_is_the_end() {
     let (master, slave) = open().unwrap();
     let (ours, mut theirs) = UnixStream::pair().unwrap();
     ours.set_nonblocking(true).unwrap();
-    let relay = PtyRelay::new(master, Peer::Unix(ours), Some(b"> ".to_vec()));
+    let relay = PtyRelay::new(
+        master,
+        Peer::Unix(mio::net::UnixStream::from_std(ours)),
+        Frame {
+            prefix: b"> ".to_vec(),
+            ..Frame::default()
+        },
+    );
     let mut lp = Loop::new().unwrap();
     let (relay, _) = lp.add_shared(Alone(relay, vec![0u8; 4096]));
     let rec = lp.recorder();
@@ -55,7 +69,11 @@ fn peer_closing_hangs_the_session_up() {
     let (master, slave) = open().unwrap();
     let (ours, theirs) = UnixStream::pair().unwrap();
     ours.set_nonblocking(true).unwrap();
-    let relay = PtyRelay::new(master, Peer::Unix(ours), None);
+    let relay = PtyRelay::new(
+        master,
+        Peer::Unix(mio::net::UnixStream::from_std(ours)),
+        Frame::default(),
+    );
     let mut lp = Loop::new().unwrap();
     let (relay, _) = lp.add_shared(Alone(relay, vec![0u8; 4096]));
     let rec = lp.recorder();
@@ -116,7 +134,11 @@ fn a_half_close_is_end_of_input_and_output_still_flows() {
     let (master, slave) = open().unwrap();
     let (ours, mut theirs) = UnixStream::pair().unwrap();
     ours.set_nonblocking(true).unwrap();
-    let relay = PtyRelay::new(master, Peer::Unix(ours), None);
+    let relay = PtyRelay::new(
+        master,
+        Peer::Unix(mio::net::UnixStream::from_std(ours)),
+        Frame::default(),
+    );
     let mut lp = Loop::new().unwrap();
     let (relay, _) = lp.add_shared(Alone(relay, vec![0u8; 4096]));
     let rec = lp.recorder();
@@ -146,7 +168,11 @@ fn a_close_is_seen_while_input_waits() {
     let (master, slave) = open().unwrap();
     let (ours, mut theirs) = UnixStream::pair().unwrap();
     ours.set_nonblocking(true).unwrap();
-    let relay = PtyRelay::new(master, Peer::Unix(ours), None);
+    let relay = PtyRelay::new(
+        master,
+        Peer::Unix(mio::net::UnixStream::from_std(ours)),
+        Frame::default(),
+    );
     let mut lp = Loop::new().unwrap();
     let (relay, _) = lp.add_shared(Alone(relay, vec![0u8; CHUNK_FOR_TEST]));
     let rec = lp.recorder();
@@ -185,7 +211,11 @@ fn a_half_close_behind_pending_input_loses_none_of_it() {
     let (master, slave) = open().unwrap();
     let (ours, mut theirs) = UnixStream::pair().unwrap();
     ours.set_nonblocking(true).unwrap();
-    let relay = PtyRelay::new(master, Peer::Unix(ours), None);
+    let relay = PtyRelay::new(
+        master,
+        Peer::Unix(mio::net::UnixStream::from_std(ours)),
+        Frame::default(),
+    );
     let mut lp = Loop::new().unwrap();
     let (relay, _) = lp.add_shared(Alone(relay, vec![0u8; CHUNK_FOR_TEST]));
     lp.start();
@@ -218,7 +248,11 @@ fn a_child_that_closes_its_terminal_first_keeps_its_exit_status() {
     let (master, slave) = open().unwrap();
     let (ours, _theirs) = UnixStream::pair().unwrap();
     ours.set_nonblocking(true).unwrap();
-    let relay = PtyRelay::new(master, Peer::Unix(ours), None);
+    let relay = PtyRelay::new(
+        master,
+        Peer::Unix(mio::net::UnixStream::from_std(ours)),
+        Frame::default(),
+    );
     let mut lp = Loop::new().unwrap();
     let (relay, _) = lp.add_shared(Alone(relay, vec![0u8; 4096]));
     lp.start();

@@ -1,7 +1,10 @@
-//! The pipe relay: byte-exact with and without prefix, splice, back-pressure, a gone reader.
+//! The pipe relay: byte-exact with and without framing, back-pressure, a gone reader, bounded
+//! memory whatever the prefix, bounded work per run.
 
 use super::*;
 use crate::event::Loop;
+use crate::io::frame::frame_all;
+use crate::io::stamp::Stream;
 use nix::fcntl::OFlag;
 use std::fs::File;
 use std::io::{Read, Write};
@@ -18,16 +21,45 @@ fn tmpfile(name: &str) -> std::path::PathBuf {
     p
 }
 
+fn prefix(p: &[u8]) -> Frame {
+    Frame {
+        prefix: p.to_vec(),
+        ..Frame::default()
+    }
+}
+
+/// Runs `pump` until it waits for something (the slices of its budget one after another).
+fn drive(pump: &mut Pump, cx: &mut Ctx<'_>, sink: &mut Sink) -> Blocked {
+    loop {
+        match pump.run(Some(cx), sink) {
+            Blocked::Budget => {}
+            other => return other,
+        }
+    }
+}
+
+fn file_sink(path: &std::path::Path) -> Sink {
+    Sink::File(FileSink::open(path, 0o600).unwrap())
+}
+
 #[test]
-fn pipe_to_file_is_byte_exact_with_and_without_prefix() {
-    for prefix in [None, Some(b"P ".to_vec())] {
-        let path = tmpfile(if prefix.is_some() { "pre" } else { "raw" });
+fn pipe_to_file_is_byte_exact_raw_and_framed() {
+    let json = Frame {
+        json: Some(Stream::Stdout),
+        ..Frame::default()
+    };
+    for (tag, frame) in [
+        ("raw", Frame::default()),
+        ("pre", prefix(b"P ")),
+        ("json", json),
+    ] {
+        let path = tmpfile(tag);
         let (r, mut w) = pipe();
-        let sink = Sink::File(FileSink::open(&path).unwrap());
-        let mut pump = Pump::new("output", r, prefix.clone(), sink).unwrap();
+        let mut sink = file_sink(&path);
+        let mut pump = Pump::new("output", r, frame.clone(), 0, true).unwrap();
         let mut lp = Loop::new().unwrap();
-        lp.with_ctx(0, |cx| pump.register(cx, 0)).unwrap();
-        let mut scratch = vec![0u8; pump.chunk()];
+        lp.with_ctx(0, |cx| pump.register(cx, 0, &mut sink))
+            .unwrap();
         let mut want = Vec::new();
         for i in 0..2000 {
             let line = format!("line {i} {}\n", "x".repeat(i % 97));
@@ -37,59 +69,42 @@ fn pipe_to_file_is_byte_exact_with_and_without_prefix() {
         // Write in odd pieces while relaying: lines cross chunk boundaries.
         for piece in want.chunks(7919) {
             w.write_all(piece).unwrap();
-            let blocked = lp.with_ctx(0, |cx| pump.run(Some(cx), &mut scratch));
+            let blocked = lp.with_ctx(0, |cx| drive(&mut pump, cx, &mut sink));
             assert_eq!(blocked, Blocked::Source);
         }
         drop(w);
-        let blocked = lp.with_ctx(0, |cx| pump.run(Some(cx), &mut scratch));
+        let blocked = lp.with_ctx(0, |cx| drive(&mut pump, cx, &mut sink));
         assert_eq!(blocked, Blocked::Done);
         assert!(pump.drained());
         let got = std::fs::read(&path).unwrap();
-        let want = match &prefix {
-            Some(p) => super::super::prefix::prefix_lines(p, &want),
-            None => want,
-        };
-        assert_eq!(got, want);
+        if frame.json.is_some() {
+            // Times differ per read: compare the lines' text.
+            let logs: Vec<String> = got
+                .split(|&b| b == b'\n')
+                .filter(|l| !l.is_empty())
+                .map(|l| {
+                    let v: serde_json::Value = serde_json::from_slice(l).unwrap();
+                    v["log"].as_str().unwrap().to_string()
+                })
+                .collect();
+            assert_eq!(logs.concat().as_bytes(), &want[..], "{tag}");
+        } else {
+            assert_eq!(got, frame_all(&frame, &want, &[]), "{tag}");
+        }
         std::fs::remove_file(&path).unwrap();
     }
-}
-
-#[test]
-fn spliced_output_follows_an_outside_truncation_like_o_append() {
-    let path = tmpfile("trunc");
-    std::fs::write(&path, b"old\n").unwrap();
-    let (r, mut w) = pipe();
-    let sink = Sink::File(FileSink::open(&path).unwrap());
-    let mut pump = Pump::new("output", r, None, sink).unwrap();
-    let mut scratch = vec![0u8; pump.chunk()];
-    w.write_all(b"one\n").unwrap();
-    assert_eq!(pump.run(None, &mut scratch), Blocked::Source);
-    assert!(matches!(pump.splice, Splice::Into(_)), "splice is used");
-    assert_eq!(std::fs::read(&path).unwrap(), b"old\none\n");
-    // logrotate's copytruncate: the next bytes go to the new end, no hole of NULs.
-    File::options()
-        .write(true)
-        .open(&path)
-        .unwrap()
-        .set_len(0)
-        .unwrap();
-    w.write_all(b"two\n").unwrap();
-    drop(w);
-    assert_eq!(pump.run(None, &mut scratch), Blocked::Done);
-    assert_eq!(std::fs::read(&path).unwrap(), b"two\n");
-    std::fs::remove_file(&path).unwrap();
 }
 
 #[test]
 fn a_full_sink_stops_reading_then_resumes() {
     // Sink: a socket pair whose reader is slow; source: a pipe with more than the socket holds.
     let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
-    let sink = Sink::Out(OutFd::for_test(File::from(OwnedFd::from(a)), true));
+    let mut sink = Sink::Out(OutFd::for_test(File::from(OwnedFd::from(a)), true));
     let (r, mut w) = pipe();
-    let mut pump = Pump::new("stdout", r, Some(b">".to_vec()), sink).unwrap();
+    let mut pump = Pump::new("stdout", r, prefix(b">"), 0, false).unwrap();
     let mut lp = Loop::new().unwrap();
-    lp.with_ctx(0, |cx| pump.register(cx, 0)).unwrap();
-    let mut scratch = vec![0u8; CHUNK];
+    lp.with_ctx(0, |cx| pump.register(cx, 0, &mut sink))
+        .unwrap();
     let total = 4 << 20;
     let writer = std::thread::spawn(move || {
         let line = [b"y".repeat(63), b"\n".to_vec()].concat();
@@ -98,16 +113,18 @@ fn a_full_sink_stops_reading_then_resumes() {
         }
     });
     // Nobody reads the socket yet: the pump must end up waiting on it, not buffering on.
-    while lp.with_ctx(0, |cx| pump.run(Some(cx), &mut scratch)) != Blocked::Sink {}
+    while lp.with_ctx(0, |cx| drive(&mut pump, cx, &mut sink)) != Blocked::Sink {}
+    let held = |p: &Pump| p.out.capacity() + p.buf.capacity();
     assert!(
-        pump.pending.len() <= CHUNK * 2,
-        "at most one prefixed chunk"
+        held(&pump) <= CHUNK + 2 * OUT_LIMIT + 1024,
+        "{}",
+        held(&pump)
     );
     let mut got = Vec::new();
     let mut buf = vec![0u8; 1 << 16];
     b.set_read_timeout(Some(Duration::from_millis(1))).unwrap();
-    while lp.with_ctx(0, |cx| pump.run(Some(cx), &mut scratch)) != Blocked::Done {
-        assert!(pump.pending.len() <= CHUNK * 2);
+    while lp.with_ctx(0, |cx| drive(&mut pump, cx, &mut sink)) != Blocked::Done {
+        assert!(held(&pump) <= CHUNK + 2 * OUT_LIMIT + 1024);
         if let Ok(n) = b.read(&mut buf) {
             got.extend_from_slice(&buf[..n]);
         }
@@ -125,16 +142,76 @@ fn a_full_sink_stops_reading_then_resumes() {
 }
 
 #[test]
+fn a_long_prefix_on_a_chunk_of_newlines_stays_within_bounded_memory() {
+    // Issue 16.8: 64 KiB of newlines with a 4 KiB prefix was one 256 MiB buffer.
+    let path = tmpfile("bigprefix");
+    let mut sink = file_sink(&path);
+    let (r, mut w) = pipe();
+    let mut pump = Pump::new("output", r, prefix(&[b'p'; 4096]), 0, true).unwrap();
+    w.write_all(&[b'\n'; 64 * 1024]).unwrap();
+    drop(w);
+    let mut peak = 0;
+    loop {
+        let b = pump.run(None, &mut sink);
+        peak = peak.max(pump.out.capacity());
+        if b == Blocked::Done {
+            break;
+        }
+    }
+    assert!(
+        peak <= 2 * OUT_LIMIT + 4096,
+        "output buffer grew to {peak} bytes"
+    );
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().len(),
+        64 * 1024 * 4097,
+        "every line prefixed"
+    );
+    std::fs::remove_file(&path).unwrap();
+}
+
+#[test]
+fn a_flood_is_relayed_in_slices_so_the_loop_can_turn() {
+    // Issue 16.9: a pipe that never empties (the child writes as fast as dock reads) kept `run`
+    // reading until it was empty, and signals waited. With a full 1 MiB pipe, one run reads its
+    // budget and says there is more.
+    let path = tmpfile("flood");
+    for frame in [Frame::default(), prefix(b"P ")] {
+        let _ = std::fs::remove_file(&path);
+        let mut sink = file_sink(&path);
+        let (r, mut w) = pipe();
+        assert_eq!(
+            nix::fcntl::fcntl(&r, nix::fcntl::FcntlArg::F_SETPIPE_SZ(PIPE_SIZE)).unwrap(),
+            PIPE_SIZE
+        );
+        let mut pump = Pump::new("output", r, frame.clone(), 0, true).unwrap();
+        let line = [b"z".repeat(99), b"\n".to_vec()].concat();
+        nix::fcntl::fcntl(&w, nix::fcntl::FcntlArg::F_SETFL(OFlag::O_NONBLOCK)).unwrap();
+        let mut queued = 0;
+        while let Ok(n) = w.write(&line.repeat(100)) {
+            queued += n;
+        }
+        assert!(queued >= PIPE_SIZE as usize / 2);
+        assert_eq!(pump.run(None, &mut sink), Blocked::Budget);
+        if !frame.is_raw() {
+            let written = usize::try_from(std::fs::metadata(&path).unwrap().len()).unwrap();
+            assert!(written < queued, "one slice, not the whole pipe");
+        }
+        while pump.run(None, &mut sink) == Blocked::Budget {}
+        std::fs::remove_file(&path).unwrap();
+    }
+}
+
+#[test]
 fn a_gone_reader_closes_the_childs_pipe() {
     let (sr, sw) = pipe();
-    let out = OutFd::for_test(sw, false);
+    let mut out = Sink::Out(OutFd::for_test(sw, false));
     drop(sr);
     let (r, mut w) = pipe();
-    let mut pump = Pump::new("stdout", r, None, Sink::Out(out)).unwrap();
-    let mut scratch = vec![0u8; CHUNK];
+    let mut pump = Pump::new("stdout", r, Frame::default(), 0, false).unwrap();
     w.write_all(b"nobody reads this\n").unwrap();
     // The SIGPIPEs these writes raise are ignored: std sets SIGPIPE to SIG_IGN in test binaries.
-    assert_eq!(pump.run(None, &mut scratch), Blocked::Done);
+    assert_eq!(pump.run(None, &mut out), Blocked::Done);
     assert!(pump.drained());
     assert_eq!(
         w.write(b"x").unwrap_err().kind(),
@@ -147,9 +224,9 @@ fn a_gone_reader_closes_the_childs_pipe() {
 fn dev_null_is_written_plainly() {
     let null = File::options().write(true).open("/dev/null").unwrap();
     let (r, _w) = pipe();
-    let out = OutFd::new(null.as_fd()).unwrap();
-    let mut pump = Pump::new("stdout", r, None, Sink::Out(out)).unwrap();
+    let mut out = Sink::Out(OutFd::new(null.as_fd()).unwrap());
+    let mut pump = Pump::new("stdout", r, Frame::default(), 0, false).unwrap();
     let mut lp = Loop::new().unwrap();
-    lp.with_ctx(0, |cx| pump.register(cx, 0)).unwrap();
+    lp.with_ctx(0, |cx| pump.register(cx, 0, &mut out)).unwrap();
     assert!(pump.sink_token.is_none(), "never registered");
 }

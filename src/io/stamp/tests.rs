@@ -230,3 +230,36 @@ fn the_word_test_agrees_with_the_byte_table() {
         );
     }
 }
+
+#[test]
+fn the_plain_ascii_path_writes_what_json_line_writes() {
+    let time = b"2026-12-02T15:04:05.1Z";
+    let mut tail = Vec::new();
+    for stream in [Stream::Stdout, Stream::Stderr] {
+        json_tail(stream, time, &mut tail);
+        for body in [
+            &b"x"[..],
+            b"hello world 0123456789 ~!#$%^*()_+{}|:?,./;'[]=-`\x7f",
+        ] {
+            let n = ascii_plain_len(body);
+            assert_eq!(n, body.len(), "{body:?}");
+            let mut line = body.to_vec();
+            line.push(b'\n');
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            json_line(&line, stream, time, &mut a);
+            json_plain_line(body, &tail, &mut b);
+            assert_eq!(a, b);
+        }
+    }
+    for (s, n) in [
+        (&b"abc\"d"[..], 3),
+        (b"abcdefgh<", 8),
+        (b"abcdefghijklmno&", 15),
+        (b"\xc3\xa9", 0),
+        (b"0123456\x01", 7),
+        (b"0123456789\\", 10),
+        (b"\n", 0),
+    ] {
+        assert_eq!(ascii_plain_len(s), n, "{s:?}");
+    }
+}
