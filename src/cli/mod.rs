@@ -10,6 +10,7 @@ mod checks;
 mod help;
 mod hint;
 mod origin;
+mod ready;
 pub mod values;
 
 use std::ffi::OsString;
@@ -324,7 +325,7 @@ struct Values {
     remap_exit: Vec<(u8, u8)>,
     pdeathsig: Option<i32>,
     user: Option<UserSpec>,
-    ready: Readiness,
+    ready: ready::Readiness,
     /// `--log-max-size`, bytes.
     max_size: Option<u64>,
     /// `--log-format json`.
@@ -333,61 +334,6 @@ struct Values {
     mode: Option<u32>,
     /// `--no-pty`.
     no_pty: bool,
-}
-
-/// The readiness options' values.
-struct Readiness {
-    notify: Option<crate::ready::notify::NotifyAddr>,
-    fd: Option<i32>,
-    http: Option<crate::http::Url>,
-    timeout: Option<std::time::Duration>,
-    file: Option<std::path::PathBuf>,
-}
-
-impl Readiness {
-    fn parse(a: &Args) -> Result<Readiness, UsageError> {
-        let src = &a.sources;
-        let file = match &a.ready_file {
-            None => None,
-            Some(p) if p.is_empty() || p.as_encoded_bytes().starts_with(b"-") => {
-                // `--ready-file -d cmd`: the value was forgotten.
-                return Err(UsageError::Value {
-                    flag: src.name("--ready-file"),
-                    value: shown(&p.to_string_lossy()),
-                    reason: "expected a path (one that starts with '-': write ./-x)".into(),
-                });
-            }
-            Some(p) => Some(std::path::PathBuf::from(p)),
-        };
-        let notify = a.ready_notify.as_ref();
-        Ok(Readiness {
-            notify: parsed(src, "--ready-notify", notify, values::parse_notify)?.flatten(),
-            fd: parsed(
-                src,
-                "--ready-fd",
-                a.ready_fd.as_ref(),
-                values::parse_ready_fd,
-            )?,
-            http: parsed(
-                src,
-                "--ready-http",
-                a.ready_http.as_ref(),
-                values::parse_hook_url,
-            )?,
-            timeout: parsed(
-                src,
-                "--ready-timeout",
-                a.ready_timeout.as_ref(),
-                values::parse_ready_timeout,
-            )?,
-            file,
-        })
-    }
-
-    /// Whether a condition besides `--bind-port` is asked for.
-    fn any_condition(&self) -> bool {
-        self.notify.is_some() || self.fd.is_some() || self.http.is_some()
-    }
 }
 
 impl Values {
@@ -446,7 +392,7 @@ impl Values {
                 process::parse_pdeathsig,
             )?,
             user: parsed(src, "--user", a.user.as_ref(), process::parse_user)?,
-            ready: Readiness::parse(a)?,
+            ready: ready::Readiness::parse(a)?,
             max_size: parsed(
                 src,
                 "--log-max-size",
