@@ -72,6 +72,16 @@ type Column = Vec<Option<f64>>;
 
 /// Median and p99 over the floor per init, the floor's (median, p99), and the best peer's name with
 /// the median of dock's per-round difference to it (µs).
+/// Whether the signal rounds now run under load (for the lines of [`OTHERS`]).
+static LOAD: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+fn signal_load() -> bool {
+    LOAD.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Paired differences of dock to the other dock columns, printed under the table.
+static OTHERS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
 type SignalFigures = (Column, Column, (f64, f64), Option<(&'static str, f64)>);
 
 /// An init under test: its binary and the arguments before the command.
@@ -268,6 +278,9 @@ fn main() {
         pair(paired),
         pair(paired_load)
     );
+    for line in OTHERS.lock().unwrap().iter() {
+        println!("\n{line} (median of the per-round differences).");
+    }
 }
 
 /// dock first, then the peers in a fixed order.
@@ -543,6 +556,7 @@ fn signals(inits: &[Init], load: bool) -> SignalFigures {
                 .unwrap()
         })
         .collect();
+    LOAD.store(load, std::sync::atomic::Ordering::Relaxed);
     let figures = signal_rounds(inits);
     for mut s in spinners {
         let _ = s.kill();
@@ -612,6 +626,18 @@ fn signal_rounds(inits: &[Init]) -> SignalFigures {
     let best_peer = (0..inits.len())
         .filter(|&i| inits[i].peer && !each[i].is_empty())
         .min_by(|&a, &b| median(&each[a]).total_cmp(&median(&each[b])));
+    // dock against each other dock column (DOCK_ALSO_BIN, the nightly build), round by round too:
+    // an A/B of a change, told under the table.
+    for i in (1..inits.len()).filter(|&i| !inits[i].peer && !each[i].is_empty()) {
+        let mut d: Vec<f64> = each[0].iter().zip(&each[i]).map(|(x, y)| x - y).collect();
+        let line = format!(
+            "dock minus {}, round by round{}: {:+.2} µs",
+            inits[i].name,
+            if signal_load() { " under load" } else { "" },
+            percentile(&mut d, 50.0)
+        );
+        OTHERS.lock().unwrap().push(line);
+    }
     let paired = best_peer.filter(|_| !each[0].is_empty()).map(|b| {
         let mut d: Vec<f64> = each[0].iter().zip(&each[b]).map(|(x, y)| x - y).collect();
         (inits[b].name, percentile(&mut d, 50.0))
